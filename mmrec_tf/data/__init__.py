@@ -1,0 +1,68 @@
+"""Datasets, `tf.data` loaders for every modality, splits and dataset preparation."""
+
+from mmrec_tf.data.audio import (
+    AudioOptions,
+    decode_audio,
+    decode_wav,
+    log_mel_spectrogram,
+    resample,
+)
+from mmrec_tf.data.dataset import (
+    MEDIA_MODALITIES,
+    MODALITIES,
+    SPLITS,
+    MultimodalDataset,
+    load_dataset,
+    parse_dataset,
+)
+from mmrec_tf.data.demo import generate_demo_dataset
+from mmrec_tf.data.errors import DatasetError, MediaError, Problem
+from mmrec_tf.data.image import ImageOptions, decode_image
+from mmrec_tf.data.loaders import ItemLoader, interactions_dataset
+from mmrec_tf.data.movielens import prepare_movielens_100k
+from mmrec_tf.data.paths import UnsafePathError, resolve_inside
+from mmrec_tf.data.splits import temporal_split
+from mmrec_tf.data.text import TextOptions, TextTokenizer
+from mmrec_tf.data.validate import ValidationReport, validate_dataset
+from mmrec_tf.data.video import (
+    VideoOptions,
+    decode_frame_folder,
+    decode_frames,
+    decode_video_file,
+    sample_frame_indices,
+)
+
+__all__ = [
+    "AudioOptions",
+    "DatasetError",
+    "ImageOptions",
+    "ItemLoader",
+    "MEDIA_MODALITIES",
+    "MODALITIES",
+    "MediaError",
+    "MultimodalDataset",
+    "Problem",
+    "SPLITS",
+    "TextOptions",
+    "TextTokenizer",
+    "UnsafePathError",
+    "ValidationReport",
+    "VideoOptions",
+    "decode_audio",
+    "decode_frame_folder",
+    "decode_frames",
+    "decode_image",
+    "decode_video_file",
+    "decode_wav",
+    "generate_demo_dataset",
+    "interactions_dataset",
+    "load_dataset",
+    "log_mel_spectrogram",
+    "parse_dataset",
+    "prepare_movielens_100k",
+    "resample",
+    "resolve_inside",
+    "sample_frame_indices",
+    "temporal_split",
+    "validate_dataset",
+]

@@ -1,0 +1,45 @@
+"""Writing a dataset directory all at once, never over a user's files."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import shutil
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def new_output_dir(out: str | Path):
+    """Yields a temporary directory that becomes `out` when the block succeeds.
+
+    `out` must not exist, or be an empty directory: nothing a user has is
+    overwritten. A failure or interruption leaves no half-written `out`
+    behind.
+
+    Raises:
+        FileExistsError: when `out` exists and is not an empty directory.
+    """
+    out = Path(out)
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise FileExistsError(
+            f"{out} already exists and is not empty; choose another path or remove it first"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        yield staging
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def write_csv(path: Path, columns, rows) -> None:
+    """Writes dict rows as UTF-8 CSV; keys outside `columns` are ignored, absent ones left empty."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", restval="")
+        writer.writeheader()
+        writer.writerows(rows)
