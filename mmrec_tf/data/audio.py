@@ -108,8 +108,18 @@ def resample(waveform: tf.Tensor, source_rate, target_rate) -> tf.Tensor:
 
     def _resample():
         spectrum = tf.signal.rfft(waveform)
-        keep = tf.minimum(tf.shape(spectrum)[0], tf.cast(new_length // 2 + 1, tf.int32))
-        spectrum = spectrum[:keep]
+        shorter = tf.minimum(length, new_length)
+        bins = tf.cast(new_length // 2 + 1, tf.int32)
+        spectrum = tf.pad(spectrum[:bins], [[0, bins - tf.minimum(bins, tf.shape(spectrum)[0])]])
+        # The bin at half the shorter length stands for two conjugate bins when
+        # downsampling (so it doubles) and is shared by two when upsampling
+        # (so it halves), as in scipy.signal.resample.
+        nyquist_weight = tf.where(new_length < length, 2.0, 0.5)
+        weights = tf.where(
+            tf.logical_and(tf.equal(tf.range(bins, dtype=tf.int64), shorter // 2),
+                           tf.equal(shorter % 2, 0)),
+            nyquist_weight, 1.0)
+        spectrum *= tf.cast(weights, spectrum.dtype)
         scale = tf.cast(new_length, tf.float32) / tf.cast(length, tf.float32)
         return tf.signal.irfft(spectrum, fft_length=[tf.cast(new_length, tf.int32)]) * scale
 

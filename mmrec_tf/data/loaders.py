@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -85,7 +86,12 @@ class ItemLoader:
         self.on_error = on_error
         self._errors: dict[tuple[int, str], MediaError] = {}
         self._errors_lock = threading.Lock()
-        self._tokenizer = TextTokenizer(self.text_options) if "text" in self.modalities else None
+        if "text" in self.modalities:
+            self._tokenizer = TextTokenizer(self.text_options)
+            # Kept as NumPy: a tf.constant made here would belong to the first
+            # tf.data graph that captured it.
+            self._texts = np.array([t or "" for t in dataset.text], dtype=object)
+            self._has_text = dataset.modality_available("text")
         self._decode_bytes = {
             "image": _bytes_decoder(decode_image, self.image_options),
             "audio": _bytes_decoder(decode_audio, self.audio_options),
@@ -187,10 +193,6 @@ class ItemLoader:
         return element
 
     def _text_element(self, index: tf.Tensor) -> dict[str, tf.Tensor]:
-        if not hasattr(self, "_texts"):
-            texts = self.dataset.text
-            self._texts = tf.constant([t or "" for t in texts])
-            self._has_text = tf.constant([t is not None for t in texts])
         present = tf.gather(self._has_text, index)
         tokens = self._tokenizer(tf.gather(self._texts, index))
         return {
@@ -257,8 +259,9 @@ def interactions_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+@functools.lru_cache(maxsize=32)
 def _bytes_decoder(decode, options):
-    """A traced function decoding one file's bytes with fixed options."""
+    """A traced function decoding one file's bytes with fixed options (shared by loaders)."""
     return tf.function(
         lambda contents: decode(contents, options), input_signature=[tf.TensorSpec([], tf.string)]
     )

@@ -1,0 +1,78 @@
+"""Shared fixtures: the demo dataset, ml-100k-mm, and small hand-made datasets."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ML_100K_MM = "ml-100k-mm"
+
+
+def _ml100k_mm_dir() -> Path | None:
+    root = os.environ.get("MMREC_DATA_DIR")
+    if not root:
+        return None
+    root = Path(root)
+    for candidate in (root / ML_100K_MM, root):
+        if (candidate / "u.data").is_file() and (candidate / "split.tsv").is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def ml100k_mm_source() -> Path:
+    """The shared ml-100k-mm directory; skips (or fails under MMREC_REQUIRE_DATA=1) without it."""
+    source = _ml100k_mm_dir()
+    if source is None:
+        reason = (
+            f"ml-100k-mm not found: set MMREC_DATA_DIR to the folder holding {ML_100K_MM}/ "
+            f"(MMREC_DATA_DIR={os.environ.get('MMREC_DATA_DIR')!r})"
+        )
+        if os.environ.get("MMREC_REQUIRE_DATA") == "1":
+            pytest.fail(reason + " and MMREC_REQUIRE_DATA=1 requires it")
+        pytest.skip(reason)
+    return source
+
+
+@pytest.fixture(scope="session")
+def ml100k_dir(ml100k_mm_source, tmp_path_factory) -> Path:
+    """ml-100k-mm converted with `prepare_movielens_100k` (once per session)."""
+    from mmrec_tf.data import prepare_movielens_100k
+
+    return prepare_movielens_100k(tmp_path_factory.mktemp("prepared") / "ml-100k", ml100k_mm_source)
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """The default demo dataset (once per session). Tests must not modify it."""
+    from mmrec_tf.data import generate_demo_dataset
+
+    return generate_demo_dataset(tmp_path_factory.mktemp("demo") / "demo")
+
+
+def write_dataset(root: Path, items: list[dict], interactions: list[dict]) -> Path:
+    """Writes a small dataset from dict rows (columns from the first row)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("items.csv", items), ("interactions.csv", interactions)):
+        with open(root / name, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return root
+
+
+@pytest.fixture
+def make_dataset(tmp_path):
+    """Returns write_dataset bound to a fresh directory, default interactions included."""
+
+    def make(items, interactions=None, name="dataset"):
+        if interactions is None:
+            interactions = [{"user_id": "u1", "item_id": items[0]["item_id"], "split": "train"}]
+        return write_dataset(tmp_path / name, items, interactions)
+
+    return make

@@ -1,0 +1,142 @@
+import os
+
+import numpy as np
+import pytest
+
+from mmrec_tf.data import DatasetError, load_dataset, parse_dataset
+
+
+def _items(n=3, **columns):
+    return [
+        {"item_id": f"i{k}", "text": f"text {k}", **{c: v[k] for c, v in columns.items()}}
+        for k in range(n)
+    ]
+
+
+def test_ids_map_to_contiguous_indices_and_metadata_is_kept(make_dataset):
+    items = [
+        {"item_id": "b", "text": "x", "title": "B"},
+        {"item_id": "a", "text": "", "title": "A"},
+    ]
+    interactions = [
+        {"user_id": "u9", "item_id": "a", "rating": "4.5", "timestamp": "10", "split": "train"},
+        {"user_id": "u2", "item_id": "b", "rating": "3", "timestamp": "11", "split": "test"},
+        {"user_id": "u9", "item_id": "b", "rating": "1", "timestamp": "12", "split": "valid"},
+    ]
+    ds = load_dataset(make_dataset(items, interactions))
+    assert ds.item_ids == ["b", "a"] and ds.item_index == {"b": 0, "a": 1}
+    assert ds.user_ids == ["u9", "u2"]
+    np.testing.assert_array_equal(ds.interaction_users, [0, 1, 0])
+    np.testing.assert_array_equal(ds.interaction_items, [1, 0, 0])
+    np.testing.assert_allclose(ds.ratings, [4.5, 3, 1])
+    np.testing.assert_array_equal(ds.timestamps, [10, 11, 12])
+    assert ds.split_counts() == {"train": 1, "valid": 1, "test": 1}
+    assert ds.text == ["x", None]
+    assert ds.metadata == {"title": ["B", "A"]}
+    users, items_ = ds.interactions("test")
+    assert users.tolist() == [1] and items_.tolist() == [0]
+
+
+def test_interaction_with_unknown_item_names_the_item_and_line(make_dataset):
+    interactions = [{"user_id": "u", "item_id": "i0"}, {"user_id": "u", "item_id": "ghost"}]
+    with pytest.raises(DatasetError, match=r"interactions.csv:3: item_id 'ghost' is not in items"):
+        load_dataset(make_dataset(_items(), interactions))
+
+
+def test_non_utf8_items_file_is_reported_with_its_line(make_dataset):
+    root = make_dataset(_items())
+    (root / "items.csv").write_bytes("item_id,text\ni0,ok\ni1,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(DatasetError, match=r"items.csv:3: is not UTF-8 \(byte 0xe9"):
+        load_dataset(root)
+
+
+def test_utf8_with_byte_order_mark_is_accepted(make_dataset):
+    root = make_dataset(_items())
+    (root / "items.csv").write_bytes("\ufeffitem_id,text\ni0,café\n".encode())
+    (root / "interactions.csv").write_text("user_id,item_id\nu,i0\n")
+    assert load_dataset(root).text == ["café"]
+
+
+@pytest.mark.parametrize("content", ["", "user_id,item_id\n", "\n\n"])
+def test_empty_interactions_file_is_an_error(make_dataset, content):
+    root = make_dataset(_items())
+    (root / "interactions.csv").write_text(content)
+    with pytest.raises(DatasetError, match=r"interactions.csv: (is empty|has a header but no)"):
+        load_dataset(root)
+
+
+def test_missing_files_and_columns(make_dataset, tmp_path):
+    with pytest.raises(DatasetError, match="is not a directory"):
+        load_dataset(tmp_path / "nowhere")
+    root = make_dataset(_items())
+    os.remove(root / "interactions.csv")
+    with pytest.raises(DatasetError, match="interactions.csv: file not found"):
+        load_dataset(root)
+    root = make_dataset([{"id": "x"}], [{"user_id": "u", "item_id": "x"}], name="nocol")
+    with pytest.raises(DatasetError, match="has no 'item_id' column"):
+        load_dataset(root)
+
+
+def test_every_problem_is_collected_not_only_the_first(make_dataset):
+    items = _items() + [{"item_id": "i0", "text": "again"}]
+    interactions = [
+        {"user_id": "u", "item_id": "i1", "rating": "x", "timestamp": "1", "split": "train"},
+        {"user_id": "u", "item_id": "i1", "rating": "1", "timestamp": "t", "split": "train"},
+        {"user_id": "u", "item_id": "i1", "rating": "1", "timestamp": "1", "split": "dev"},
+        {"user_id": "", "item_id": "i1", "rating": "1", "timestamp": "1", "split": "test"},
+    ]
+    dataset, problems = parse_dataset(make_dataset(items, interactions))
+    assert dataset is None
+    messages = [str(p) for p in problems]
+    assert messages == [
+        "error: items.csv:5: item_id 'i0' already defined on line 2",
+        "error: interactions.csv:2: rating 'x' is not a finite number",
+        "error: interactions.csv:3: timestamp 't' is not an integer",
+        "error: interactions.csv:4: split 'dev' is not one of ['train', 'valid', 'test']",
+        "error: interactions.csv:5: empty user_id or item_id",
+    ]
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/etc/passwd", "is an absolute path"),
+        ("../outside.png", r"leads outside the dataset directory \(through '..'\)"),
+        ("images/../../outside.png", "through '..'"),
+        ("link/secret.png", "through a symbolic link"),
+    ],
+)
+def test_media_paths_may_not_leave_the_dataset(make_dataset, tmp_path, path, message):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = make_dataset([{"item_id": "i0", "image": path}])
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(DatasetError, match=message):
+        load_dataset(root)
+
+
+def test_symbolic_link_inside_the_dataset_is_fine(make_dataset):
+    root = make_dataset([{"item_id": "i0", "image": "alias/a.png"}])
+    (root / "real").mkdir()
+    (root / "alias").symlink_to(root / "real", target_is_directory=True)
+    assert load_dataset(root).media_path("image", 0) == (root / "real" / "a.png").resolve()
+
+
+def test_modality_counts_and_missing_cells(make_dataset):
+    items = [
+        {"item_id": "a", "text": "t", "image": "x.png", "audio": "", "video": "v"},
+        {"item_id": "b", "text": "", "image": " ", "audio": "s.wav", "video": ""},
+    ]
+    ds = load_dataset(make_dataset(items))
+    assert ds.modality_counts() == {"text": 1, "image": 1, "audio": 1, "video": 1}
+    assert ds.media["image"] == ["x.png", None]
+    assert ds.media_path("audio", 0) is None
+
+
+def test_dataset_without_split_column_explains_how_to_add_one(make_dataset):
+    ds = load_dataset(make_dataset(_items(), [{"user_id": "u", "item_id": "i0"}]))
+    assert ds.split_counts() == {}
+    with pytest.raises(ValueError, match="temporal_split"):
+        ds.interactions("train")
+    with pytest.raises(ValueError, match="split must be one of"):
+        ds.interactions("training")
