@@ -154,8 +154,9 @@ def load_dataset(root: str | Path) -> MultimodalDataset:
 def parse_dataset(root: str | Path) -> tuple[MultimodalDataset | None, list[Problem]]:
     """Parses a dataset, collecting problems instead of raising.
 
-    Returns the dataset (None when a problem makes it unusable) and every
-    problem found.
+    Returns the dataset and every problem found. The dataset holds the rows
+    that are fine (a bad media path is dropped, its item kept); it is None
+    only when a file cannot be read as a table at all.
     """
     root = Path(root)
     problems: list[Problem] = []
@@ -163,7 +164,7 @@ def parse_dataset(root: str | Path) -> tuple[MultimodalDataset | None, list[Prob
         return None, [Problem(str(root), "is not a directory")]
     items = _parse_items(root, problems)
     interactions = _parse_interactions(root, items, problems)
-    if items is None or interactions is None or any(p.severity == "error" for p in problems):
+    if items is None or interactions is None:
         return None, problems
     item_ids, text, media, metadata = items
     return MultimodalDataset(
@@ -254,6 +255,7 @@ def _parse_items(root: Path, problems: list[Problem]):
                     resolve_inside(root, relative)
                 except UnsafePathError as e:
                     problems.append(Problem(where, f"{modality} path {e}"))
+                    relative = None
             media[modality].append(relative)
         for column in metadata_columns:
             metadata[column].append(row[column])

@@ -213,7 +213,8 @@ def _video_frames(motion, rng) -> np.ndarray:
     size, square = _VIDEO_SIZE, 8
     step = np.array(list(MOTIONS.values())[motion]) * 3
     position = rng.integers(0, size, size=2)
-    shade = rng.integers(0, 256, size=3)
+    # Dark or bright, never close to the grey background, so the motion shows.
+    shade = rng.integers(0, 60, size=3) if rng.random() < 0.5 else rng.integers(196, 256, size=3)
     frames = np.empty((_VIDEO_FRAMES, size, size, 3), np.uint8)
     for f in range(_VIDEO_FRAMES):
         frame = np.clip(120 + rng.normal(0, 20, size=(size, size, 3)), 0, 255)

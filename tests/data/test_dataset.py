@@ -86,7 +86,7 @@ def test_every_problem_is_collected_not_only_the_first(make_dataset):
         {"user_id": "", "item_id": "i1", "rating": "1", "timestamp": "1", "split": "test"},
     ]
     dataset, problems = parse_dataset(make_dataset(items, interactions))
-    assert dataset is None
+    assert dataset.item_ids == ["i0", "i1", "i2"] and dataset.num_interactions == 0
     messages = [str(p) for p in problems]
     assert messages == [
         "error: items.csv:5: item_id 'i0' already defined on line 2",
