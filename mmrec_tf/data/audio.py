@@ -116,9 +116,12 @@ def resample(waveform: tf.Tensor, source_rate, target_rate) -> tf.Tensor:
         # (so it halves), as in scipy.signal.resample.
         nyquist_weight = tf.where(new_length < length, 2.0, 0.5)
         weights = tf.where(
-            tf.logical_and(tf.equal(tf.range(bins, dtype=tf.int64), shorter // 2),
-                           tf.equal(shorter % 2, 0)),
-            nyquist_weight, 1.0)
+            tf.logical_and(
+                tf.equal(tf.range(bins, dtype=tf.int64), shorter // 2), tf.equal(shorter % 2, 0)
+            ),
+            nyquist_weight,
+            1.0,
+        )
         spectrum *= tf.cast(weights, spectrum.dtype)
         scale = tf.cast(new_length, tf.float32) / tf.cast(length, tf.float32)
         return tf.signal.irfft(spectrum, fft_length=[tf.cast(new_length, tf.int32)]) * scale

@@ -19,6 +19,7 @@ from mmrec_tf.data.text import TextOptions, TextTokenizer
 from mmrec_tf.data.video import VideoOptions, decode_frame_folder, decode_video_file
 
 ON_ERROR_POLICIES = ("raise", "mask")
+_TOKENIZE_CHUNK = 4096
 
 
 class ItemLoader:
@@ -166,7 +167,10 @@ class ItemLoader:
         if indices.size and (indices.min() < 0 or indices.max() >= self.dataset.num_items):
             bad = indices[(indices < 0) | (indices >= self.dataset.num_items)][0]
             raise ValueError(f"item index {bad} is out of range for {self.dataset.num_items} items")
-        ds = tf.data.Dataset.from_tensor_slices(indices.astype(np.int32))
+        columns = {"item_index": indices.astype(np.int32)}
+        if "text" in self.modalities:
+            columns.update(self._text_columns(indices))
+        ds = tf.data.Dataset.from_tensor_slices(columns)
         if shuffle and not cache:
             ds = ds.shuffle(max(len(indices), 1), seed=seed, reshuffle_each_iteration=True)
         ds = ds.map(self._load_element, num_parallel_calls=num_parallel_calls, deterministic=True)
@@ -178,10 +182,9 @@ class ItemLoader:
             ds = ds.batch(batch_size, drop_remainder=drop_remainder)
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    def _load_element(self, index: tf.Tensor) -> dict[str, tf.Tensor]:
-        element = {"item_index": index}
-        if "text" in self.modalities:
-            element.update(self._text_element(index))
+    def _load_element(self, element: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        element = dict(element)
+        index = element["item_index"]
         for modality in MEDIA_MODALITIES:
             if modality not in self.modalities:
                 continue
@@ -192,12 +195,21 @@ class ItemLoader:
             element[f"{modality}_mask"] = tf.ensure_shape(present, [])
         return element
 
-    def _text_element(self, index: tf.Tensor) -> dict[str, tf.Tensor]:
-        present = tf.gather(self._has_text, index)
-        tokens = self._tokenizer(tf.gather(self._texts, index))
+    def _text_columns(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """Token ids of the items' texts, tokenised in batches (much faster than one by one)."""
+        present = self._has_text[indices]
+        token_ids = np.zeros((len(indices), self.text_options.sequence_length), np.int32)
+        padding_mask = np.zeros(token_ids.shape, bool)
+        for start in range(0, len(indices), _TOKENIZE_CHUNK):
+            chunk = slice(start, start + _TOKENIZE_CHUNK)
+            tokens = self._tokenizer(self._texts[indices[chunk]].tolist() or [""])
+            token_ids[chunk] = tokens["token_ids"].numpy()[: len(indices[chunk])]
+            padding_mask[chunk] = tokens["padding_mask"].numpy()[: len(indices[chunk])]
+        token_ids[~present] = 0
+        padding_mask[~present] = False
         return {
-            "text_token_ids": tf.where(present, tokens["token_ids"], 0),
-            "text_padding_mask": tf.logical_and(tokens["padding_mask"], present),
+            "text_token_ids": token_ids,
+            "text_padding_mask": padding_mask,
             "text_mask": present,
         }
 
