@@ -234,7 +234,7 @@ class ItemLoader:
             reason = str(e)
         except tf.errors.OpError as e:
             reason = _clean_tf_message(e.message)
-        except (OSError, ValueError) as e:  # PyAV's errors are OSError or ValueError subclasses.
+        except (OSError, ValueError) as e:
             reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
         raise MediaError(relative, reason, modality=modality, item_id=item_id)
 
@@ -258,7 +258,7 @@ def interactions_dataset(
     """
     users, items = dataset.interactions(split)
     if len(users) == 0:
-        raise ValueError(f"the dataset has no {split or ''} interactions".replace("  ", " "))
+        raise ValueError(f"the dataset has no interactions in split {split!r}")
     columns = {"user_index": users, "item_index": items}
     if dataset.ratings is not None:
         keep = slice(None) if split is None else dataset.splits == split

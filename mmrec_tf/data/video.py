@@ -119,12 +119,20 @@ def decode_video_file(path: Path, options: VideoOptions | None = None) -> np.nda
     """Decodes a video file (any format FFmpeg reads) into [num_frames, h, w, 3] float32.
 
     Raises:
-        ValueError: when the file has no video stream or no decodable frame.
-        av.FFmpegError: when FFmpeg cannot read the file.
+        ValueError: when FFmpeg cannot read the file, or it has no video
+            stream or no decodable frame.
     """
     import av  # Only video files need PyAV.
 
-    options = options or VideoOptions()
+    try:
+        return _decode_video_file(path, options or VideoOptions())
+    except av.FFmpegError as e:
+        raise ValueError(f"FFmpeg cannot read it: {e.strerror or e}") from e
+
+
+def _decode_video_file(path: Path, options: VideoOptions) -> np.ndarray:
+    import av
+
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError("the file has no video stream")

@@ -57,12 +57,14 @@ def test_video_file_samples_uniformly(tmp_path):
     assert _levels(video) == sample_frame_indices(20, 5).tolist()
 
 
-def test_garbage_video_file_raises(tmp_path):
-    import av
-
+def test_garbage_and_truncated_video_files_raise(tmp_path):
     path = tmp_path / "clip.mp4"
     path.write_bytes(b"\x00" * 100)
-    with pytest.raises((av.FFmpegError, ValueError)):
+    with pytest.raises(ValueError, match="FFmpeg cannot read it: Invalid data"):
+        decode_video_file(path)
+    write_mp4(path, _frames(20, size=32))
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError):
         decode_video_file(path)
 
 
