@@ -4,8 +4,12 @@ from pathlib import Path
 README = Path(__file__).parent.parent / "README.md"
 
 
+def _examples():
+    return re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+
 def test_readme_python_example_runs(demo_dir, tmp_path, monkeypatch):
-    code = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
+    code = _examples()[0]
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "demo").symlink_to(demo_dir, target_is_directory=True)
     monkeypatch.chdir(tmp_path)
@@ -14,3 +18,11 @@ def test_readme_python_example_runs(demo_dir, tmp_path, monkeypatch):
     assert namespace["batch"]["image"].shape[1:] == (128, 128, 3)
     assert namespace["batch"]["audio"].shape[1:] == (98, 64)
     assert next(iter(namespace["train"]))["user_index"].shape == (1024,)
+
+
+def test_readme_layers_example_runs():
+    namespace = {}
+    exec(compile(_examples()[1], str(README), "exec"), namespace)
+    assert namespace["alpha"].shape == (32, 4, 4, 4)
+    assert namespace["item_vectors"].shape == (32, 64)
+    assert namespace["nodes"].shape == (34, 64)

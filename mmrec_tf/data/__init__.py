@@ -17,6 +17,12 @@ from mmrec_tf.data.dataset import (
 )
 from mmrec_tf.data.demo import generate_demo_dataset
 from mmrec_tf.data.errors import DatasetError, MediaError, Problem
+from mmrec_tf.data.graphs import (
+    add_self_loops,
+    interaction_graph,
+    knn_graph,
+    normalize_adjacency,
+)
 from mmrec_tf.data.image import ImageOptions, decode_image
 from mmrec_tf.data.loaders import ItemLoader, interactions_dataset
 from mmrec_tf.data.movielens import prepare_movielens_100k
@@ -33,21 +39,9 @@ from mmrec_tf.data.video import (
 )
 
 __all__ = [
+    "add_self_loops",
     "AudioOptions",
     "DatasetError",
-    "ImageOptions",
-    "ItemLoader",
-    "MEDIA_MODALITIES",
-    "MODALITIES",
-    "MediaError",
-    "MultimodalDataset",
-    "Problem",
-    "SPLITS",
-    "TextOptions",
-    "TextTokenizer",
-    "UnsafePathError",
-    "ValidationReport",
-    "VideoOptions",
     "decode_audio",
     "decode_frame_folder",
     "decode_frames",
@@ -55,14 +49,30 @@ __all__ = [
     "decode_video_file",
     "decode_wav",
     "generate_demo_dataset",
+    "ImageOptions",
+    "interaction_graph",
     "interactions_dataset",
+    "ItemLoader",
+    "knn_graph",
     "load_dataset",
     "log_mel_spectrogram",
+    "MEDIA_MODALITIES",
+    "MediaError",
+    "MODALITIES",
+    "MultimodalDataset",
+    "normalize_adjacency",
     "parse_dataset",
     "prepare_movielens_100k",
+    "Problem",
     "resample",
     "resolve_inside",
     "sample_frame_indices",
+    "SPLITS",
     "temporal_split",
+    "TextOptions",
+    "TextTokenizer",
+    "UnsafePathError",
     "validate_dataset",
+    "ValidationReport",
+    "VideoOptions",
 ]

@@ -17,6 +17,14 @@ def masked_softmax(scores, allowed):
 
     Returns:
         float32 [..., n] weights.
+
+    Example:
+    >>> import numpy as np
+    >>> from mmrec_tf.layers import masked_softmax
+    >>> scores = np.array([[0.0, 0.0, 5.0], [1.0, 2.0, 3.0]], "float32")
+    >>> allowed = np.array([[True, True, False], [False, False, False]])
+    >>> masked_softmax(scores, allowed).numpy().tolist()
+    [[0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
     """
     scores = ops.cast(scores, "float32")
     allowed = ops.broadcast_to(ops.cast(allowed, "bool"), ops.shape(scores))
