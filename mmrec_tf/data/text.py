@@ -23,12 +23,16 @@ class TextOptions:
             vocabulary, keras-hub's `BertTokenizer` is used (as the matching
             BERT encoder expects); without, the built-in tokenizer. Defaults to None.
         lowercase: bool. Lower-case before tokenising (uncased models). Defaults to True.
+        strip_accents: bool or None. Remove accents (WordPiece only); None
+            follows `lowercase`, as BERT's uncased vocabularies expect.
+            Defaults to None.
         hash_buckets: int. Vocabulary size of the built-in tokenizer. Defaults to 30522.
     """
 
     sequence_length: int = 64
     vocabulary: str | None = None
     lowercase: bool = True
+    strip_accents: bool | None = None
     hash_buckets: int = 30522
 
     def __post_init__(self):
@@ -68,8 +72,11 @@ class TextTokenizer:
 
         self.options = options or TextOptions()
         if self.options.vocabulary is not None:
+            strip_accents = self.options.strip_accents
             self._wordpiece = keras_hub.tokenizers.BertTokenizer(
-                vocabulary=self.options.vocabulary, lowercase=self.options.lowercase
+                vocabulary=self.options.vocabulary,
+                lowercase=self.options.lowercase,
+                strip_accents=self.options.lowercase if strip_accents is None else strip_accents,
             )
             start, end, pad = (self._wordpiece.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]"))
         else:
