@@ -31,6 +31,10 @@ class TextEncoder(keras.layers.Layer):
         backbone: a `keras_hub.models.BertBackbone`.
         pooling: `"mean"` or `"cls"`. Defaults to `"mean"`.
         normalize: bool. L2-normalise the output. Defaults to False.
+        exact_gelu: bool. Use the exact (erf) GELU in the feed-forward layers,
+            as Hugging Face BERT checkpoints do, instead of keras-hub's tanh
+            approximation. `from_preset` sets it for Hugging Face directories.
+            Defaults to False.
         **kwargs: standard layer arguments (`trainable=False` freezes the backbone).
 
     Example:
@@ -43,13 +47,18 @@ class TextEncoder(keras.layers.Layer):
     TensorShape([1, 64])
     """
 
-    def __init__(self, backbone, pooling="mean", normalize=False, trainable=True, **kwargs):
+    def __init__(
+        self, backbone, pooling="mean", normalize=False, exact_gelu=False, trainable=True, **kwargs
+    ):
         super().__init__(**kwargs)
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}. Received: pooling={pooling!r}")
         self.backbone = backbone
         self.pooling = pooling
         self.normalize = normalize
+        self.exact_gelu = exact_gelu
+        if exact_gelu:
+            _use_exact_gelu(backbone)
         # Set after the backbone exists, so that freezing reaches its layers.
         self.trainable = trainable
 
@@ -59,9 +68,8 @@ class TextEncoder(keras.layers.Layer):
         import keras_hub
 
         backbone = keras_hub.models.BertBackbone.from_preset(preset)
-        if _hugging_face_activation(preset) == "gelu":
-            _use_exact_gelu(backbone)
-        return cls(backbone, pooling=pooling, normalize=normalize, **kwargs)
+        exact_gelu = _hugging_face_activation(preset) == "gelu"
+        return cls(backbone, pooling=pooling, normalize=normalize, exact_gelu=exact_gelu, **kwargs)
 
     @classmethod
     def small(
@@ -119,6 +127,7 @@ class TextEncoder(keras.layers.Layer):
                 "backbone": keras.saving.serialize_keras_object(self.backbone),
                 "pooling": self.pooling,
                 "normalize": self.normalize,
+                "exact_gelu": self.exact_gelu,
             }
         )
         return config

@@ -65,10 +65,7 @@ def test_frozen_encoder_does_not_train(tokens):
 
 
 def test_exact_gelu_survives_a_config_round_trip(tmp_path):
-    encoder = TextEncoder.small(vocabulary_size=20, sequence_length=6)
-    from mmrec_tf.encoders.text import _use_exact_gelu
-
-    _use_exact_gelu(encoder.backbone)
+    encoder = TextEncoder.small(vocabulary_size=20, sequence_length=6, exact_gelu=True)
     clone = TextEncoder.from_config(encoder.get_config())
     layer = clone.backbone.transformer_layers[0]
     value = float(layer._feedforward_intermediate_dense.activation(np.float32(1.0)))
