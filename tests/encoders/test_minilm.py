@@ -2,6 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pretrained import load_or_skip
 
 from mmrec_tf.data import TextTokenizer
 
@@ -12,10 +13,7 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "minilm_reference.npz"
 def minilm():
     from mmrec_tf.encoders import minilm
 
-    try:
-        return minilm(sequence_length=256)
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
+    return load_or_skip(lambda: minilm(sequence_length=256))
 
 
 def test_matches_sentence_transformers(minilm):
