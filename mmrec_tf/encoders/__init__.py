@@ -1,16 +1,26 @@
 """Encoders for text, images, audio and video; TF Hub models; pretrained-weight imports."""
 
+from mmrec_tf.encoders.i3d import i3d, load_kinetics_weights
 from mmrec_tf.encoders.image import ImageEncoder
 from mmrec_tf.encoders.mobilenet_v2 import torchvision_mobilenet_v2
 from mmrec_tf.encoders.pretrained import (
+    i3d_kinetics400,
+    i3d_weights_path,
     minilm,
     minilm_directory,
     mobilenet_v2_imagenet,
     mobilenet_v2_weights_path,
 )
 from mmrec_tf.encoders.text import TextEncoder
+from mmrec_tf.encoders.video import FramePoolingVideoEncoder, VideoEncoder
 
 __all__ = [
+    "FramePoolingVideoEncoder",
+    "VideoEncoder",
+    "i3d",
+    "i3d_kinetics400",
+    "i3d_weights_path",
+    "load_kinetics_weights",
     "ImageEncoder",
     "TextEncoder",
     "minilm",

