@@ -2,6 +2,7 @@
 
 from mmrec_tf.encoders.aisfx import AisfxInput, aisfx_embedding_net, load_aisfx_weights
 from mmrec_tf.encoders.audio import AudioEncoder, aisfx_audio_options
+from mmrec_tf.encoders.hub import HubEncoder
 from mmrec_tf.encoders.i3d import i3d, load_kinetics_weights
 from mmrec_tf.encoders.image import ImageEncoder
 from mmrec_tf.encoders.mobilenet_v2 import torchvision_mobilenet_v2
@@ -27,6 +28,7 @@ __all__ = [
     "aisfx_weights_path",
     "load_aisfx_weights",
     "FramePoolingVideoEncoder",
+    "HubEncoder",
     "VideoEncoder",
     "i3d",
     "i3d_kinetics400",
