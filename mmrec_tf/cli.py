@@ -92,6 +92,36 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     validate.set_defaults(run=_validate)
 
+    from mmrec_tf.encoder_specs import SPEC_HELP
+
+    extract = commands.add_parser(
+        "extract-features",
+        help="encode every item with a frozen encoder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Encode every item's modality with a frozen encoder and write "
+        "FEATS/<modality>.npy (float32, one row per item in the dataset's order; "
+        "zeros where the item lacks the modality) and FEATS/<modality>.json "
+        "(encoder, weights checksum, item ids, missing items). Interrupted runs "
+        "resume; existing features are kept unless --overwrite.",
+        epilog="encoders:\n" + SPEC_HELP,
+    )
+    extract.add_argument("--data", type=Path, required=True, help="the dataset directory")
+    extract.add_argument("--modality", required=True, choices=["text", "image", "audio", "video"])
+    extract.add_argument("--encoder", required=True, help="encoder spec (see below)")
+    extract.add_argument("--out", type=Path, required=True, help="features directory")
+    extract.add_argument("--batch-size", type=int, default=32)
+    extract.add_argument(
+        "--chunk-size", type=int, default=512, help="items saved per resumable chunk (default 512)"
+    )
+    extract.add_argument("--overwrite", action="store_true", help="replace existing features")
+    extract.add_argument(
+        "--on-error",
+        choices=["raise", "mask"],
+        default="raise",
+        help="a bad file stops the run (raise) or gets a zero row (mask)",
+    )
+    extract.set_defaults(run=_extract_features)
+
     quickstart = commands.add_parser(
         "quickstart",
         help="generate the demo dataset and validate it",
@@ -135,6 +165,23 @@ def _validate(args) -> int:
     report = validate_dataset(args.data, decode_media=not args.no_decode)
     print(report.format())
     return 0 if report.ok else 1
+
+
+def _extract_features(args) -> int:
+    from mmrec_tf.encoders.extract import extract_features
+
+    path = extract_features(
+        args.data,
+        args.modality,
+        args.encoder,
+        args.out,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+        overwrite=args.overwrite,
+        on_error=args.on_error,
+    )
+    print(f"wrote {path} and {path.with_suffix('.json')}")
+    return 0
 
 
 def _quickstart(args) -> int:

@@ -27,6 +27,9 @@ class AudioOptions:
             Nyquist frequency. Defaults to None.
         log_offset: float. Added before the logarithm, so silence stays finite.
             Defaults to 1e-6.
+        output: `"log_mel"`, or `"waveform"` for the mono waveform at
+            `sample_rate` ([num_samples], for models such as YAMNet that
+            compute their own spectrogram). Defaults to `"log_mel"`.
     """
 
     sample_rate: int = 16000
@@ -38,8 +41,11 @@ class AudioOptions:
     lower_edge_hertz: float = 60.0
     upper_edge_hertz: float | None = None
     log_offset: float = 1e-6
+    output: str = "log_mel"
 
     def __post_init__(self):
+        if self.output not in ("log_mel", "waveform"):
+            raise ValueError(f"output must be 'log_mel' or 'waveform'. Received: {self.output!r}")
         for name in ("sample_rate", "num_mel_bins", "frame_length", "frame_step", "fft_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive. Received: {name}={getattr(self, name)}")
@@ -162,10 +168,15 @@ def log_mel_spectrogram(waveform: tf.Tensor, options: AudioOptions | None = None
 def decode_audio(contents: tf.Tensor, options: AudioOptions | None = None) -> tf.Tensor:
     """WAV bytes to a [num_frames, num_mel_bins] log-mel spectrogram.
 
+    With `options.output == "waveform"`, the [num_samples] mono waveform instead.
+
     Example:
     >>> wav = tf.audio.encode_wav(tf.zeros([8000, 2]), 44100)
     >>> decode_audio(wav, AudioOptions(duration=1.0)).shape
     TensorShape([98, 64])
     """
     options = options or AudioOptions()
-    return log_mel_spectrogram(decode_wav(contents, options), options)
+    waveform = decode_wav(contents, options)
+    if options.output == "waveform":
+        return waveform
+    return log_mel_spectrogram(waveform, options)

@@ -27,9 +27,11 @@ class ItemLoader:
 
     Each element is a dict with `item_index` (int32) and, per modality asked for:
 
-    * text: `text_token_ids` [sequence_length] int32 and `text_padding_mask` bool;
+    * text: `text_token_ids` [sequence_length] int32 and `text_padding_mask` bool
+      (or `text`, the string itself, with `TextOptions(output="string")`);
     * image: `image` [height, width, 3] float32;
-    * audio: `audio` [num_frames, num_mel_bins] float32, a log-mel spectrogram;
+    * audio: `audio` [num_frames, num_mel_bins] float32, a log-mel spectrogram
+      (or [num_samples], the waveform, with `AudioOptions(output="waveform")`);
     * video: `video` [num_frames, height, width, 3] float32;
 
     and `<modality>_mask`, a bool that is False when the item lacks the
@@ -109,6 +111,8 @@ class ItemLoader:
         if modality == "image":
             return (*self.image_options.size, 3)
         if modality == "audio":
+            if self.audio_options.output == "waveform":
+                return (self.audio_options.num_samples,)
             return (self.audio_options.num_frames, self.audio_options.num_mel_bins)
         if modality == "video":
             return (self.video_options.num_frames, *self.video_options.size, 3)
@@ -198,6 +202,8 @@ class ItemLoader:
     def _text_columns(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """Token ids of the items' texts, tokenised in batches (much faster than one by one)."""
         present = self._has_text[indices]
+        if self.text_options.output == "string":
+            return {"text": self._texts[indices].astype(str), "text_mask": present}
         token_ids = np.zeros((len(indices), self.text_options.sequence_length), np.int32)
         padding_mask = np.zeros(token_ids.shape, bool)
         for start in range(0, len(indices), _TOKENIZE_CHUNK):

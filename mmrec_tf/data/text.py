@@ -27,6 +27,9 @@ class TextOptions:
             follows `lowercase`, as BERT's uncased vocabularies expect.
             Defaults to None.
         hash_buckets: int. Vocabulary size of the built-in tokenizer. Defaults to 30522.
+        output: `"token_ids"`, or `"string"` for the raw text (for encoders
+            that tokenise themselves, such as TF Hub text models). Defaults to
+            `"token_ids"`.
     """
 
     sequence_length: int = 64
@@ -34,6 +37,7 @@ class TextOptions:
     lowercase: bool = True
     strip_accents: bool | None = None
     hash_buckets: int = 30522
+    output: str = "token_ids"
 
     def __post_init__(self):
         if self.sequence_length < 3:
@@ -46,6 +50,8 @@ class TextOptions:
                 f"hash_buckets must exceed {_NUM_SPECIAL_IDS}. "
                 f"Received: hash_buckets={self.hash_buckets}"
             )
+        if self.output not in ("token_ids", "string"):
+            raise ValueError(f"output must be 'token_ids' or 'string'. Received: {self.output!r}")
         if self.vocabulary is not None and not Path(self.vocabulary).is_file():
             raise FileNotFoundError(f"vocabulary file {self.vocabulary!r} does not exist")
 

@@ -178,3 +178,21 @@ def test_interactions_dataset_yields_each_split(demo_dir):
     shuffled = interactions_dataset(dataset, "train", shuffle=True, seed=1, batch_size=10_000)
     first = next(iter(shuffled))["item_index"].numpy()
     assert sorted(first.tolist()) == sorted(dataset.interactions("train")[1].tolist())
+
+
+def test_raw_text_and_waveforms_for_encoders_that_need_them(demo_dir):
+    dataset = load_dataset(demo_dir)
+    loader = ItemLoader(
+        dataset,
+        ["text", "audio"],
+        text=TextOptions(output="string"),
+        audio=AudioOptions(duration=0.5, output="waveform"),
+    )
+    batch = next(iter(loader.as_dataset(batch_size=200)))
+    texts = [t.decode() for t in batch["text"].numpy()]
+    assert texts == [t or "" for t in dataset.text]
+    assert batch["audio"].shape == (200, 8000)
+    with_audio = batch["audio_mask"].numpy()
+    assert np.abs(batch["audio"].numpy()[with_audio]).max(axis=1).min() > 0.05
+    with pytest.raises(ValueError, match="output must be"):
+        AudioOptions(output="mfcc")

@@ -1,0 +1,255 @@
+"""Running a frozen encoder over every item and caching what it computes."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from mmrec_tf.data import (
+    MODALITIES,
+    AudioOptions,
+    ImageOptions,
+    ItemLoader,
+    TextOptions,
+    VideoOptions,
+    load_dataset,
+)
+from mmrec_tf.encoder_specs import SPEC_HELP
+
+
+@dataclasses.dataclass
+class FeatureExtractor:
+    """A frozen encoder with the loader options its input needs."""
+
+    spec: str
+    modality: str
+    encoder: keras.layers.Layer
+    options: dict = dataclasses.field(default_factory=dict)
+
+    def inputs(self, batch: dict):
+        if self.modality != "text":
+            return batch[self.modality]
+        if "text" in batch:
+            return batch["text"]
+        return {"token_ids": batch["text_token_ids"], "padding_mask": batch["text_padding_mask"]}
+
+    def weights_sha256(self) -> str:
+        digest = hashlib.sha256()
+        for weight in self.encoder.weights:
+            digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+        return digest.hexdigest()
+
+
+def build_extractor(spec: str, modality: str) -> FeatureExtractor:
+    """The encoder an `--encoder` spec names, for `modality` (see `SPEC_HELP`)."""
+    from mmrec_tf import encoders
+
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {MODALITIES}. Received: {modality!r}")
+    kind, _, argument = spec.partition(":")
+    builders: dict[tuple[str, str | None], Callable] = {
+        ("builtin", None): lambda: _builtin(modality),
+        ("minilm", "text"): lambda: _minilm(),
+        ("mobilenet_v2", "image"): lambda: (encoders.mobilenet_v2_imagenet(), {}),
+        ("i3d", "video"): lambda: (
+            encoders.i3d_kinetics400(),
+            {"video": VideoOptions(num_frames=16, size=(224, 224))},
+        ),
+        ("aisfx", "audio"): lambda: (
+            encoders.aisfx_sound_effects(),
+            {"audio": encoders.aisfx_audio_options()},
+        ),
+        ("keras_hub", "text"): lambda: _keras_hub(argument),
+        ("keras_applications", "image"): lambda: _keras_applications(argument),
+        ("tfhub", None): lambda: _tfhub(argument, modality),
+    }
+    expected_argument = {"mobilenet_v2": "imagenet", "i3d": "kinetics400"}
+    if kind in expected_argument and argument != expected_argument[kind]:
+        raise ValueError(
+            f"unknown encoder {spec!r}; did you mean '{kind}:{expected_argument[kind]}'?"
+        )
+    builder = builders.get((kind, modality)) or builders.get((kind, None))
+    if builder is None:
+        raise ValueError(f"encoder {spec!r} does not encode {modality}. Encoders:\n{SPEC_HELP}")
+    encoder, options = builder()
+    encoder.trainable = False
+    return FeatureExtractor(spec, modality, encoder, options)
+
+
+def _builtin(modality):
+    from mmrec_tf import encoders
+
+    keras.utils.set_random_seed(0)
+    if modality == "text":
+        return encoders.TextEncoder.small(), {}
+    if modality == "image":
+        return encoders.ImageEncoder.small(), {}
+    if modality == "audio":
+        return encoders.AudioEncoder.small_cnn(num_mel_bins=AudioOptions().num_mel_bins), {}
+    return encoders.FramePoolingVideoEncoder(encoders.ImageEncoder.small()), {}
+
+
+def _minilm():
+    from mmrec_tf import encoders
+
+    encoder, text_options = encoders.minilm()
+    return encoder, {"text": text_options}
+
+
+def _keras_hub(preset):
+    from mmrec_tf.encoders import TextEncoder
+
+    if not preset:
+        raise ValueError("keras_hub needs a preset name or directory: keras_hub:<preset>")
+    encoder = TextEncoder.from_preset(preset)
+    vocabulary = Path(preset) / "vocab.txt"
+    if not vocabulary.is_file():
+        vocabulary = _preset_vocabulary(preset)
+    return encoder, {"text": TextOptions(sequence_length=256, vocabulary=str(vocabulary))}
+
+
+def _preset_vocabulary(preset) -> Path:
+    import keras_hub
+
+    from mmrec_tf.encoders.pretrained import converted_weights_dir
+
+    tokenizer = keras_hub.tokenizers.BertTokenizer.from_preset(preset)
+    path = converted_weights_dir() / f"{str(preset).replace('/', '_')}.vocab.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(tokenizer.get_vocabulary()) + "\n", encoding="utf-8")
+    return path
+
+
+def _keras_applications(argument):
+    from mmrec_tf.encoders import ImageEncoder
+
+    name, _, weights = argument.partition(":")
+    weights = {"": "imagenet", "none": None}.get(weights, weights)
+    return ImageEncoder.from_keras_applications(name, weights=weights), {}
+
+
+def _tfhub(handle, modality):
+    from mmrec_tf.encoders import HubEncoder
+
+    if not handle:
+        raise ValueError("tfhub needs a handle or SavedModel directory: tfhub:<handle>")
+    options = {
+        "text": {"text": TextOptions(output="string")},
+        "audio": {"audio": AudioOptions(output="waveform")},
+        "image": {"image": ImageOptions()},
+        "video": {"video": VideoOptions()},
+    }
+    return HubEncoder(handle), options[modality]
+
+
+def extract_features(
+    data: str | Path,
+    modality: str,
+    spec: str,
+    out: str | Path,
+    *,
+    batch_size: int = 32,
+    chunk_size: int = 512,
+    overwrite: bool = False,
+    on_error: str = "raise",
+    progress: bool = True,
+) -> Path:
+    """Encodes every item's `modality` and writes `out/<modality>.npy` and `.json`.
+
+    Rows follow the dataset's item order; an item lacking the modality gets a
+    row of zeros and is listed in the JSON (`missing_item_ids`). Items are
+    encoded in batches of `batch_size` (memory is bounded by one batch) and
+    saved in chunks of `chunk_size` items, each written atomically to
+    `out/.<modality>.partial/`: an interrupted run resumes from its finished
+    chunks when run again with the same encoder. Existing features are never
+    replaced unless `overwrite`.
+
+    Returns:
+        The path of the `.npy` file.
+    """
+    dataset = load_dataset(data)
+    out = Path(out)
+    final, metadata_path = out / f"{modality}.npy", out / f"{modality}.json"
+    if final.exists() and not overwrite:
+        raise FileExistsError(f"{final} exists; pass --overwrite to replace it")
+    extractor = build_extractor(spec, modality)
+    loader = ItemLoader(dataset, [modality], on_error=on_error, **extractor.options)
+    manifest = {
+        "spec": spec,
+        "modality": modality,
+        "weights_sha256": extractor.weights_sha256(),
+        "item_ids_sha256": hashlib.sha256("\n".join(dataset.item_ids).encode()).hexdigest(),
+        "chunk_size": chunk_size,
+        "options": _describe(extractor.options),
+    }
+    partial = _prepare_partial(out / f".{modality}.partial", manifest, overwrite)
+    chunks = range(0, dataset.num_items, chunk_size)
+    bar = keras.utils.Progbar(dataset.num_items, unit_name="item", verbose=1 if progress else 0)
+    for number, start in enumerate(chunks):
+        items = np.arange(start, min(start + chunk_size, dataset.num_items))
+        chunk_file = partial / f"chunk_{number:05d}.npy"
+        if not chunk_file.exists():
+            rows = [
+                np.asarray(extractor.encoder(extractor.inputs(batch), training=False))
+                for batch in loader.as_dataset(items, batch_size=batch_size)
+            ]
+            _save_atomically(chunk_file, np.concatenate(rows).astype(np.float32))
+        bar.add(len(items))
+    features = np.concatenate([np.load(partial / f"chunk_{n:05d}.npy") for n in range(len(chunks))])
+    present = dataset.modality_available(modality)
+    failed = sorted(e.item_id for e in loader.errors)
+    features[~present] = 0
+    features[[dataset.item_index[item_id] for item_id in failed]] = 0
+    metadata = {
+        **manifest,
+        "dim": int(features.shape[1]),
+        "item_ids": dataset.item_ids,
+        "missing_item_ids": [dataset.item_ids[i] for i in np.flatnonzero(~present)],
+        "failed_item_ids": failed,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    _save_atomically(final, features)
+    _write_atomically(metadata_path, json.dumps(metadata, indent=1))
+    shutil.rmtree(partial)
+    return final
+
+
+def _prepare_partial(partial: Path, manifest: dict, overwrite: bool) -> Path:
+    manifest_file = partial / "manifest.json"
+    if partial.exists():
+        previous = json.loads(manifest_file.read_text()) if manifest_file.exists() else None
+        if previous == manifest:
+            return partial
+        if not overwrite:
+            raise FileExistsError(
+                f"{partial} holds an interrupted extraction with another "
+                "encoder or dataset; pass --overwrite to start again"
+            )
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    _write_atomically(manifest_file, json.dumps(manifest, indent=1))
+    return partial
+
+
+def _describe(options: dict) -> dict:
+    return {name: dataclasses.asdict(value) for name, value in options.items()}
+
+
+def _save_atomically(path: Path, array: np.ndarray) -> None:
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
+    np.save(staging, array)
+    os.replace(staging, path)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_text(text, encoding="utf-8")
+    os.replace(staging, path)

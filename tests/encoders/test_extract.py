@@ -1,0 +1,163 @@
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mmrec_tf.cli import main
+from mmrec_tf.data import load_dataset
+from mmrec_tf.encoders import extract
+from mmrec_tf.encoders.extract import build_extractor, extract_features
+
+
+def test_features_follow_item_order_with_zero_rows_for_missing(demo_dir, tmp_path):
+    path = extract_features(demo_dir, "audio", "builtin", tmp_path, chunk_size=64, progress=False)
+    features = np.load(path)
+    metadata = json.loads((tmp_path / "audio.json").read_text())
+    dataset = load_dataset(demo_dir)
+    assert features.shape == (200, 64) and features.dtype == np.float32
+    assert metadata["item_ids"] == dataset.item_ids and metadata["dim"] == 64
+    missing = ~dataset.modality_available("audio")
+    assert metadata["missing_item_ids"] == [dataset.item_ids[i] for i in np.flatnonzero(missing)]
+    assert not features[missing].any() and (np.abs(features[~missing]).sum(axis=1) > 0).all()
+    assert metadata["spec"] == "builtin" and len(metadata["weights_sha256"]) == 64
+    assert not (tmp_path / ".audio.partial").exists()
+
+
+def test_existing_features_are_kept_unless_overwrite(demo_dir, tmp_path):
+    (tmp_path / "text.npy").write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match="pass --overwrite"):
+        extract_features(demo_dir, "text", "builtin", tmp_path, progress=False)
+    assert (tmp_path / "text.npy").read_bytes() == b"mine"
+    extract_features(demo_dir, "text", "builtin", tmp_path, overwrite=True, progress=False)
+    assert np.load(tmp_path / "text.npy").shape == (200, 64)
+
+
+def test_an_interrupted_run_resumes_from_finished_chunks(demo_dir, tmp_path, monkeypatch):
+    reference = np.load(
+        extract_features(
+            demo_dir, "image", "builtin", tmp_path / "whole", chunk_size=50, progress=False
+        )
+    )
+    real_build = extract.build_extractor
+    calls = []
+
+    def interrupted_after_two_chunks(spec, modality):
+        extractor = real_build(spec, modality)
+        encoder = extractor.encoder
+
+        def encode(inputs, training=False):
+            calls.append(len(inputs))
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return encoder(inputs, training=training)
+
+        extractor.encoder = type(
+            "Interrupted",
+            (),
+            {"__call__": staticmethod(encode), "weights": encoder.weights, "trainable": False},
+        )()
+        return extractor
+
+    monkeypatch.setattr(extract, "build_extractor", interrupted_after_two_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(
+            demo_dir,
+            "image",
+            "builtin",
+            tmp_path / "resumed",
+            chunk_size=50,
+            batch_size=50,
+            progress=False,
+        )
+    assert sorted(p.name for p in (tmp_path / "resumed" / ".image.partial").iterdir()) == [
+        "chunk_00000.npy",
+        "chunk_00001.npy",
+        "manifest.json",
+    ]
+    monkeypatch.setattr(extract, "build_extractor", real_build)
+    resumed = np.load(
+        extract_features(
+            demo_dir,
+            "image",
+            "builtin",
+            tmp_path / "resumed",
+            chunk_size=50,
+            batch_size=50,
+            progress=False,
+        )
+    )
+    np.testing.assert_allclose(resumed, reference, atol=1e-5)
+
+
+def test_a_partial_run_of_another_encoder_is_not_mixed_in(demo_dir, tmp_path):
+    partial = tmp_path / ".text.partial"
+    partial.mkdir()
+    (partial / "manifest.json").write_text(json.dumps({"spec": "minilm"}))
+    with pytest.raises(FileExistsError, match="interrupted extraction with another encoder"):
+        extract_features(demo_dir, "text", "builtin", tmp_path, progress=False)
+
+
+def test_specs_are_checked():
+    with pytest.raises(ValueError, match="does not encode audio"):
+        build_extractor("minilm", "audio")
+    with pytest.raises(ValueError, match="did you mean 'i3d:kinetics400'"):
+        build_extractor("i3d", "video")
+    with pytest.raises(ValueError, match="modality must be one of"):
+        build_extractor("builtin", "smell")
+
+
+def test_tfhub_spec_feeds_images_to_a_saved_model(demo_dir, tmp_path):
+    class MeanColour(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, images):
+            return tf.reduce_mean(images, axis=[1, 2])
+
+    tf.saved_model.save(MeanColour(), str(tmp_path / "module"))
+    features = np.load(
+        extract_features(
+            demo_dir, "image", f"tfhub:{tmp_path / 'module'}", tmp_path / "feats", progress=False
+        )
+    )
+    dataset = load_dataset(demo_dir)
+    present = dataset.modality_available("image")
+    assert features.shape == (200, 3)
+    assert ((features[present] > 0) & (features[present] < 1)).all()
+
+
+def test_cli_extracts_and_reports(demo_dir, tmp_path, capsys):
+    assert (
+        main(
+            [
+                "extract-features",
+                "--data",
+                str(demo_dir),
+                "--modality",
+                "video",
+                "--encoder",
+                "builtin",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    assert "wrote" in capsys.readouterr().out
+    assert np.load(tmp_path / "video.npy").shape == (200, 64)
+    assert (
+        main(
+            [
+                "extract-features",
+                "--data",
+                str(demo_dir),
+                "--modality",
+                "video",
+                "--encoder",
+                "builtin",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert "pass --overwrite" in capsys.readouterr().err
