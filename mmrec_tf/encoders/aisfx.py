@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import ops
 
 from mmrec_tf.data.audio import AudioOptions
-from mmrec_tf.encoders.audio import AISFX_FRAMES, AISFX_MAXIMUM
+from mmrec_tf.encoders.audio import AISFX_MAXIMUM
 
 EMBEDDING_DIM = 512
 _WIDTHS = (64, 128, 256, 512)
@@ -108,6 +108,3 @@ def load_aisfx_weights(model: keras.Model, state_dict: dict) -> None:
             if tuple(weight.shape) != value.shape:
                 raise ValueError(f"{layer.name}: shape {tuple(weight.shape)} != {value.shape}")
         layer.set_weights([np.asarray(v, np.float32) for v in values])
-
-
-__all__ = ["AISFX_FRAMES", "AisfxInput", "aisfx_embedding_net", "load_aisfx_weights"]

@@ -53,10 +53,10 @@ class AudioEncoder(keras.layers.Layer):
         self.trainable = trainable
 
     @classmethod
-    def lstm(cls, units=64, num_mel_bins=None, **kwargs):
+    def lstm(cls, units=64, num_mel_bins=64, **kwargs):
         """An LSTM reading the spectrogram frame by frame; its last state is the vector."""
         backbone = keras.Sequential(
-            [keras.Input((None, num_mel_bins or None)), keras.layers.LSTM(units)], name="audio_lstm"
+            [keras.Input((None, num_mel_bins)), keras.layers.LSTM(units)], name="audio_lstm"
         )
         return cls(backbone, **kwargs)
 
