@@ -41,7 +41,8 @@ class AudioEncoder(keras.layers.Layer):
         **kwargs: standard layer arguments (`trainable=False` freezes the backbone).
 
     Example:
-    >>>     >>> from mmrec_tf.encoders import AudioEncoder
+    >>> import numpy as np
+    >>> from mmrec_tf.encoders import AudioEncoder
     >>> AudioEncoder.lstm(units=16)(np.random.rand(2, 98, 64)).shape
     TensorShape([2, 16])
     """

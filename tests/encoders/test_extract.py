@@ -161,3 +161,17 @@ def test_cli_extracts_and_reports(demo_dir, tmp_path, capsys):
         == 2
     )
     assert "pass --overwrite" in capsys.readouterr().err
+
+
+def test_keras_hub_and_keras_applications_specs():
+    from pretrained import load_or_skip
+
+    from mmrec_tf.encoders import minilm_directory
+
+    directory = load_or_skip(minilm_directory)
+    extractor = build_extractor(f"keras_hub:{directory}", "text")
+    assert extractor.encoder.exact_gelu and not extractor.encoder.trainable
+    assert extractor.options["text"].vocabulary == str(directory / "vocab.txt")
+    image = build_extractor("keras_applications:MobileNetV2:none", "image")
+    assert image.encoder.output_dim == 1280
+    assert image.encoder.preprocessing == "keras_applications.mobilenet_v2"
