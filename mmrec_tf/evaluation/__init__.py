@@ -1,0 +1,26 @@
+"""Evaluation: top-K metrics and the full-ranking protocol."""
+
+from mmrec_tf.evaluation.metrics import (
+    catalogue_coverage,
+    hit_rate_at_k,
+    intra_list_diversity,
+    ndcg_at_k,
+    novelty,
+    precision_at_k,
+    recall_at_k,
+)
+from mmrec_tf.evaluation.protocol import DEFAULT_KS, MASKS, evaluate_ranking, item_popularity
+
+__all__ = [
+    "DEFAULT_KS",
+    "MASKS",
+    "catalogue_coverage",
+    "evaluate_ranking",
+    "hit_rate_at_k",
+    "intra_list_diversity",
+    "item_popularity",
+    "ndcg_at_k",
+    "novelty",
+    "precision_at_k",
+    "recall_at_k",
+]

@@ -1,0 +1,65 @@
+"""Top-K recommendation metrics, as the multimodal-recommendation literature defines them.
+
+All take `top_k`, an int array [users, K] of recommended item indices (best
+first), and `relevant`, a list with each user's held-out item indices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _hits(top_k: np.ndarray, relevant: list) -> np.ndarray:
+    """[users, K] booleans: whether each recommended item is relevant."""
+    return np.array(
+        [np.isin(row, list(items)) for row, items in zip(top_k, relevant, strict=True)], bool
+    )
+
+
+def recall_at_k(top_k, relevant) -> np.ndarray:
+    """Per user: relevant items in the top K / the user's number of relevant items."""
+    sizes = np.array([len(r) for r in relevant], float)
+    return _hits(top_k, relevant).sum(axis=1) / sizes
+
+
+def precision_at_k(top_k, relevant) -> np.ndarray:
+    """Per user: relevant items in the top K / K."""
+    return _hits(top_k, relevant).mean(axis=1)
+
+
+def hit_rate_at_k(top_k, relevant) -> np.ndarray:
+    """Per user: 1 when at least one relevant item is in the top K."""
+    return _hits(top_k, relevant).any(axis=1).astype(float)
+
+
+def ndcg_at_k(top_k, relevant) -> np.ndarray:
+    """Per user: binary-relevance NDCG, DCG = Σ_r rel_r / log2(r + 1) over ranks r = 1..K,
+    divided by the DCG of an ideal list (min(|relevant|, K) hits first)."""
+    hits = _hits(top_k, relevant)
+    discounts = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
+    dcg = (hits * discounts).sum(axis=1)
+    ideal = np.array([discounts[: min(len(r), hits.shape[1])].sum() for r in relevant])
+    return dcg / ideal
+
+
+def catalogue_coverage(top_k, num_items: int) -> float:
+    """Share of the catalogue recommended to at least one user."""
+    return len(np.unique(top_k)) / num_items
+
+
+def novelty(top_k, popularity: np.ndarray) -> float:
+    """Mean self-information −log2 p(i) of recommended items; p(i) is the share of
+    users who interacted with i in training (an item nobody saw counts as one user)."""
+    return float(np.mean(-np.log2(popularity[top_k])))
+
+
+def intra_list_diversity(top_k, item_features: np.ndarray) -> float:
+    """Mean over users of the mean pairwise cosine distance between their top-K items."""
+    unit = item_features / np.maximum(np.linalg.norm(item_features, axis=1, keepdims=True), 1e-12)
+    k = top_k.shape[1]
+    if k < 2:
+        return 0.0
+    vectors = unit[top_k]  # [users, K, d]
+    similarity = np.einsum("ukd,uld->ukl", vectors, vectors)
+    off_diagonal = similarity.sum(axis=(1, 2)) - np.trace(similarity, axis1=1, axis2=2)
+    return float(np.mean(1.0 - off_diagonal / (k * (k - 1))))

@@ -1,0 +1,103 @@
+"""Full-ranking evaluation over the whole catalogue (the MMRec protocol)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from mmrec_tf.data.dataset import MultimodalDataset
+from mmrec_tf.evaluation.metrics import (
+    catalogue_coverage,
+    hit_rate_at_k,
+    intra_list_diversity,
+    ndcg_at_k,
+    novelty,
+    precision_at_k,
+    recall_at_k,
+)
+
+MASKS = ("train", "train+valid")
+DEFAULT_KS = (10, 20, 50)
+
+
+def evaluate_ranking(
+    score_users: Callable[[np.ndarray], np.ndarray],
+    dataset: MultimodalDataset,
+    split: str = "test",
+    *,
+    mask: str = "train+valid",
+    ks=DEFAULT_KS,
+    item_features: np.ndarray | None = None,
+    beyond_accuracy_k: int = 20,
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Ranks every item for every user with held-out items in `split`.
+
+    `score_users(user_indices)` returns scores [len(users), num_items]. Items
+    the user interacted with in training are never recommended (`mask="train"`,
+    MMRec's runner); with `mask="train+valid"` (the default) their validation
+    items are left out too when testing. Users without held-out items are
+    skipped.
+
+    Returns a flat dict: `recall@K`, `ndcg@K`, `precision@K`, `hit@K` for each
+    K, averaged over users; and, for `beyond_accuracy_k`, `coverage@K`,
+    `novelty@K` and, given `item_features`, `diversity@K`.
+    """
+    if mask not in MASKS:
+        raise ValueError(f"mask must be one of {MASKS}. Received: mask={mask!r}")
+    if split not in ("valid", "test"):
+        raise ValueError(f"split must be 'valid' or 'test'. Received: split={split!r}")
+    seen_splits = ["train"] + (["valid"] if mask == "train+valid" and split == "test" else [])
+    seen = _items_by_user(dataset, seen_splits)
+    held_out = _items_by_user(dataset, [split])
+    users = np.array(sorted(u for u, items in held_out.items() if items), dtype=np.int64)
+    if len(users) == 0:
+        raise ValueError(f"no user has {split} interactions")
+    largest_k = max(max(ks), beyond_accuracy_k)
+    top_k = np.empty((len(users), largest_k), np.int64)
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        scores = np.array(score_users(batch), dtype=np.float64, copy=True)
+        for row, user in enumerate(batch):
+            scores[row, list(seen.get(user, ()))] = -np.inf
+        top_k[start : start + len(batch)] = _top_k(scores, largest_k)
+    relevant = [held_out[u] for u in users]
+    results = {}
+    for k in ks:
+        results[f"recall@{k}"] = float(recall_at_k(top_k[:, :k], relevant).mean())
+        results[f"ndcg@{k}"] = float(ndcg_at_k(top_k[:, :k], relevant).mean())
+        results[f"precision@{k}"] = float(precision_at_k(top_k[:, :k], relevant).mean())
+        results[f"hit@{k}"] = float(hit_rate_at_k(top_k[:, :k], relevant).mean())
+    k = beyond_accuracy_k
+    results[f"coverage@{k}"] = catalogue_coverage(top_k[:, :k], dataset.num_items)
+    results[f"novelty@{k}"] = novelty(top_k[:, :k], item_popularity(dataset))
+    if item_features is not None:
+        results[f"diversity@{k}"] = intra_list_diversity(top_k[:, :k], item_features)
+    return results
+
+
+def item_popularity(dataset: MultimodalDataset) -> np.ndarray:
+    """Share of users who interacted with each item in training (at least 1/num_users)."""
+    users, items = dataset.interactions("train")
+    pairs = np.unique(np.stack([users, items]), axis=1)
+    counts = np.bincount(pairs[1], minlength=dataset.num_items)
+    return np.maximum(counts, 1) / dataset.num_users
+
+
+def _items_by_user(dataset, splits) -> dict[int, set]:
+    result: dict[int, set] = {}
+    for split in splits:
+        users, items = dataset.interactions(split)
+        for user, item in zip(users.tolist(), items.tolist(), strict=True):
+            result.setdefault(user, set()).add(item)
+    return result
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best scores per row, best first; ties broken by lower item index."""
+    k = min(k, scores.shape[1])
+    candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    candidate_scores = np.take_along_axis(scores, candidates, axis=1)
+    order = np.lexsort((candidates, -candidate_scores), axis=1)
+    return np.take_along_axis(candidates, order, axis=1)
