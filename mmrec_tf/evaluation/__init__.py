@@ -1,5 +1,6 @@
 """Evaluation: top-K metrics and the full-ranking protocol."""
 
+from mmrec_tf.evaluation.callback import RankingEvaluation
 from mmrec_tf.evaluation.metrics import (
     catalogue_coverage,
     hit_rate_at_k,
@@ -14,6 +15,7 @@ from mmrec_tf.evaluation.protocol import DEFAULT_KS, MASKS, evaluate_ranking, it
 __all__ = [
     "DEFAULT_KS",
     "MASKS",
+    "RankingEvaluation",
     "catalogue_coverage",
     "evaluate_ranking",
     "hit_rate_at_k",

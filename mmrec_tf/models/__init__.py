@@ -1,0 +1,7 @@
+"""Recommenders and baselines."""
+
+from mmrec_tf.models.matrix_factorization import MatrixFactorization
+from mmrec_tf.models.most_popular import MostPopular
+from mmrec_tf.models.recommender import Recommender
+
+__all__ = ["MatrixFactorization", "MostPopular", "Recommender"]

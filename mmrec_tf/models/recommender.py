@@ -1,0 +1,64 @@
+"""The base of every trainable recommender: user and item vectors, dot scores, BPR training."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+
+class Recommender(keras.Model):
+    """Scores a user-item pair as the dot product of their vectors.
+
+    Subclasses implement `user_item_vectors(training)`, returning all user
+    vectors [num_users, d] and all item vectors [num_items, d]. Training
+    batches are BPR triples (`mmrec_tf.data.bpr_triples`): the loss is
+    −log σ(s(u, i⁺) − s(u, i⁻)) averaged over the batch, plus
+    `l2_regularization` × the squared norms of the batch's vectors
+    (as BPR-MF and LightGCN in MMRec). `score_users` ranks the whole catalogue.
+    """
+
+    def __init__(self, num_users, num_items, l2_regularization=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        if num_users < 1 or num_items < 1:
+            raise ValueError(f"need users and items. Received: {num_users}, {num_items}")
+        self.num_users = num_users
+        self.num_items = num_items
+        self.l2_regularization = l2_regularization
+
+    def user_item_vectors(self, training=None):
+        raise NotImplementedError
+
+    def call(self, inputs, training=None):
+        users, items = self.user_item_vectors(training=training)
+        user = ops.take(users, inputs["user_index"], axis=0)
+        scores = {}
+        for key in ("positive_item", "negative_item", "item_index"):
+            if key in inputs:
+                item = ops.take(items, inputs[key], axis=0)
+                scores[key] = ops.sum(user * item, axis=-1)
+                if training:
+                    scores[f"{key}_norm"] = ops.sum(ops.square(item), axis=-1)
+        if training:
+            scores["user_norm"] = ops.sum(ops.square(user), axis=-1)
+        return scores
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        difference = y_pred["positive_item"] - y_pred["negative_item"]
+        loss = -ops.mean(ops.log_sigmoid(difference))
+        squared = y_pred["user_norm"] + y_pred["positive_item_norm"] + y_pred["negative_item_norm"]
+        return loss + self.l2_regularization * ops.mean(squared) + sum(self.losses)
+
+    def score_users(self, user_indices) -> np.ndarray:
+        """Scores [len(user_indices), num_items] for the whole catalogue (inference mode)."""
+        users, items = self.user_item_vectors(training=False)
+        chosen = ops.take(users, ops.convert_to_tensor(np.asarray(user_indices)), axis=0)
+        return ops.convert_to_numpy(ops.matmul(chosen, ops.transpose(items)))
+
+    def get_config(self):
+        return {
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            "l2_regularization": self.l2_regularization,
+            **super().get_config(),
+        }
