@@ -15,10 +15,12 @@ def test_bpr_triples_cover_every_interaction_with_true_negatives(demo_dir):
     got_users = np.concatenate([b["user_index"].numpy() for b in batches])
     got_items = np.concatenate([b["positive_item"].numpy() for b in batches])
     negatives = np.concatenate([b["negative_item"].numpy() for b in batches])
-    assert sorted(zip(got_users.tolist(), got_items.tolist())) == sorted(
+    assert sorted(zip(got_users.tolist(), got_items.tolist(), strict=True)) == sorted(
         zip(users.tolist(), items.tolist())
     )
-    assert not any((u, n) in seen for u, n in zip(got_users.tolist(), negatives.tolist()))
+    assert not any(
+        (u, n) in seen for u, n in zip(got_users.tolist(), negatives.tolist(), strict=True)
+    )
     assert negatives.min() >= 0 and negatives.max() < dataset.num_items
     assert len(np.unique(negatives)) > 100  # uniform over the catalogue, not stuck
 
