@@ -16,7 +16,7 @@ def test_bpr_triples_cover_every_interaction_with_true_negatives(demo_dir):
     got_items = np.concatenate([b["positive_item"].numpy() for b in batches])
     negatives = np.concatenate([b["negative_item"].numpy() for b in batches])
     assert sorted(zip(got_users.tolist(), got_items.tolist(), strict=True)) == sorted(
-        zip(users.tolist(), items.tolist())
+        zip(users.tolist(), items.tolist(), strict=True)
     )
     assert not any(
         (u, n) in seen for u, n in zip(got_users.tolist(), negatives.tolist(), strict=True)
