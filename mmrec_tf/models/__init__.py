@@ -1,7 +1,8 @@
 """Recommenders and baselines."""
 
+from mmrec_tf.models.lightgcn import LightGCN
 from mmrec_tf.models.matrix_factorization import MatrixFactorization
 from mmrec_tf.models.most_popular import MostPopular
 from mmrec_tf.models.recommender import Recommender
 
-__all__ = ["MatrixFactorization", "MostPopular", "Recommender"]
+__all__ = ["LightGCN", "MatrixFactorization", "MostPopular", "Recommender"]

@@ -1,0 +1,110 @@
+"""LightGCN (He et al., 2020): ID embeddings smoothed over the user-item graph."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from mmrec_tf.data.graphs import interaction_graph, normalize_adjacency
+from mmrec_tf.models.recommender import Recommender
+
+
+@keras.saving.register_keras_serializable(package="mmrec_tf")
+class LightGCN(Recommender):
+    """E⁽ˡ⁺¹⁾ = Â E⁽ˡ⁾ over the symmetric-normalised user-item graph, and the
+    mean of E⁽⁰⁾ … E⁽ᴸ⁾ as the final user and item vectors (no weights, no
+    activation). The graph is kept in the model (as non-trainable weights), so
+    a saved model serves without the training data.
+
+    Args:
+        num_users, num_items: int.
+        num_edges: int. Number of (directed) edges of the graph; `from_interactions`
+            sets it.
+        embedding_dim: int. Defaults to 64.
+        num_layers: int. L, the propagation steps. Defaults to 2.
+        l2_regularization: float. Defaults to 1e-4.
+    """
+
+    def __init__(
+        self,
+        num_users,
+        num_items,
+        num_edges,
+        embedding_dim=64,
+        num_layers=2,
+        l2_regularization=1e-4,
+        **kwargs,
+    ):
+        super().__init__(num_users, num_items, l2_regularization, **kwargs)
+        self.num_edges = num_edges
+        self.embedding_dim = embedding_dim
+        self.num_layers = num_layers
+        initializer = keras.initializers.GlorotUniform()
+        self.embedding = self.add_weight(
+            shape=(num_users + num_items, embedding_dim), initializer=initializer, name="embedding"
+        )
+        self.edge_rows = self.add_weight(
+            shape=(num_edges,),
+            dtype="int32",
+            trainable=False,
+            initializer="zeros",
+            name="edge_rows",
+        )
+        self.edge_cols = self.add_weight(
+            shape=(num_edges,),
+            dtype="int32",
+            trainable=False,
+            initializer="zeros",
+            name="edge_cols",
+        )
+        self.edge_weights = self.add_weight(
+            shape=(num_edges,), trainable=False, initializer="zeros", name="edge_weights"
+        )
+
+    @classmethod
+    def from_interactions(cls, users, items, num_users, num_items, **kwargs):
+        graph = normalize_adjacency(interaction_graph(users, items, num_users, num_items))
+        model = cls(num_users, num_items, int(graph.values.shape[0]), **kwargs)
+        model.set_graph(graph)
+        return model
+
+    def set_graph(self, graph: tf.SparseTensor) -> None:
+        indices = np.asarray(graph.indices)
+        self.edge_rows.assign(indices[:, 0].astype(np.int32))
+        self.edge_cols.assign(indices[:, 1].astype(np.int32))
+        self.edge_weights.assign(np.asarray(graph.values, np.float32))
+
+    def user_item_vectors(self, training=None):
+        layer = self.embedding
+        total = layer
+        num_nodes = self.num_users + self.num_items
+        for _ in range(self.num_layers):
+            messages = ops.take(layer, self.edge_cols, axis=0) * self.edge_weights[:, None]
+            layer = ops.segment_sum(messages, self.edge_rows, num_segments=num_nodes)
+            total = total + layer
+        final = total / (self.num_layers + 1)
+        return final[: self.num_users], final[self.num_users :]
+
+    def call(self, inputs, training=None):
+        scores = super().call(inputs, training=training)
+        if training:
+            # LightGCN regularises the layer-0 embeddings of the batch.
+            for key, index in (
+                ("user_norm", inputs["user_index"]),
+                ("positive_item_norm", inputs["positive_item"]),
+                ("negative_item_norm", inputs["negative_item"]),
+            ):
+                offset = 0 if key == "user_norm" else self.num_users
+                vectors = ops.take(self.embedding, index + offset, axis=0)
+                scores[key] = ops.sum(ops.square(vectors), axis=-1)
+        return scores
+
+    def get_config(self):
+        return {
+            "num_edges": self.num_edges,
+            "embedding_dim": self.embedding_dim,
+            "num_layers": self.num_layers,
+            **super().get_config(),
+        }
