@@ -5,6 +5,7 @@ from mmrec_tf.layers.graph_network import GraphNetwork
 from mmrec_tf.layers.graph_network_layer import GraphNetworkLayer
 from mmrec_tf.layers.masked_softmax import masked_softmax
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
+from mmrec_tf.layers.stored_graph import StoredGraph
 from mmrec_tf.layers.weighted_average_fusion import WeightedAverageFusion
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "GraphNetwork",
     "GraphNetworkLayer",
     "SelfAttentionLayer",
+    "StoredGraph",
     "WeightedAverageFusion",
     "masked_softmax",
 ]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from mmrec_tf.data.graphs import interaction_graph, normalize_adjacency
+from mmrec_tf.layers.stored_graph import StoredGraph
 from mmrec_tf.models.recommender import Recommender
 
 
@@ -45,46 +44,17 @@ class LightGCN(Recommender):
         self.embedding = self.add_weight(
             shape=(num_users + num_items, embedding_dim), initializer=initializer, name="embedding"
         )
-        self.edge_rows = self.add_weight(
-            shape=(num_edges,),
-            dtype="int32",
-            trainable=False,
-            initializer="zeros",
-            name="edge_rows",
-        )
-        self.edge_cols = self.add_weight(
-            shape=(num_edges,),
-            dtype="int32",
-            trainable=False,
-            initializer="zeros",
-            name="edge_cols",
-        )
-        self.edge_weights = self.add_weight(
-            shape=(num_edges,), trainable=False, initializer="zeros", name="edge_weights"
-        )
+        self.graph = StoredGraph(num_users + num_items, num_edges, name="graph")
 
     @classmethod
     def from_interactions(cls, users, items, num_users, num_items, **kwargs):
         graph = normalize_adjacency(interaction_graph(users, items, num_users, num_items))
         model = cls(num_users, num_items, int(graph.values.shape[0]), **kwargs)
-        model.set_graph(graph)
+        model.graph = StoredGraph.from_sparse(graph, name="graph")
         return model
 
-    def set_graph(self, graph: tf.SparseTensor) -> None:
-        indices = np.asarray(graph.indices)
-        self.edge_rows.assign(indices[:, 0].astype(np.int32))
-        self.edge_cols.assign(indices[:, 1].astype(np.int32))
-        self.edge_weights.assign(np.asarray(graph.values, np.float32))
-
     def user_item_vectors(self, training=None):
-        layer = self.embedding
-        total = layer
-        num_nodes = self.num_users + self.num_items
-        for _ in range(self.num_layers):
-            messages = ops.take(layer, self.edge_cols, axis=0) * self.edge_weights[:, None]
-            layer = ops.segment_sum(messages, self.edge_rows, num_segments=num_nodes)
-            total = total + layer
-        final = total / (self.num_layers + 1)
+        final = self.graph.propagate(self.embedding, self.num_layers)
         return final[: self.num_users], final[self.num_users :]
 
     def call(self, inputs, training=None):
