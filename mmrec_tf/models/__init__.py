@@ -3,6 +3,7 @@
 from mmrec_tf.models.lightgcn import LightGCN
 from mmrec_tf.models.matrix_factorization import MatrixFactorization
 from mmrec_tf.models.most_popular import MostPopular
+from mmrec_tf.models.multimodal_recommender import MultimodalRecommender
 from mmrec_tf.models.recommender import Recommender
 
-__all__ = ["LightGCN", "MatrixFactorization", "MostPopular", "Recommender"]
+__all__ = ["LightGCN", "MatrixFactorization", "MostPopular", "MultimodalRecommender", "Recommender"]

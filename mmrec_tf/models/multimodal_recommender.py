@@ -1,0 +1,209 @@
+"""The multimodal recommender: item content, cross-modal attention, fusion, graphs, IDs."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from mmrec_tf.data.graphs import interaction_graph, knn_graph, normalize_adjacency
+from mmrec_tf.layers.concat_fusion import ConcatFusion
+from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
+from mmrec_tf.layers.stored_graph import StoredGraph
+from mmrec_tf.layers.weighted_average_fusion import WeightedAverageFusion
+from mmrec_tf.models.recommender import Recommender
+
+FUSIONS = ("attention", "concat", "weighted_average")
+
+
+@keras.saving.register_keras_serializable(package="mmrec_tf")
+class MultimodalRecommender(Recommender):
+    """Recommends from item content (any modalities), user-item graphs and IDs.
+
+    Item content (cached mode: per-modality feature vectors, kept in the model)
+    is projected to `embedding_dim` per modality, giving one token per
+    modality; missing modalities are masked. `SelfAttentionLayer` lets the
+    modalities of an item attend to each other, then `fusion` combines them:
+    `"attention"` (the masked mean of the attended tokens), `"concat"`
+    (`ConcatFusion` then a Dense layer) or `"weighted_average"` (learned
+    `WeightedAverageFusion`). The item vector is its ID embedding plus its
+    content vector; users have ID embeddings. With `num_graph_layers > 0`,
+    both are smoothed over the normalised user-item graph (LightGCN's layer
+    mean); with an item-item graph (k nearest neighbours in content, as
+    LATTICE and FREEDOM build), item ID embeddings also propagate over it.
+    Scores are dot products; training is BPR (see `Recommender`).
+
+    Build it with `MultimodalRecommender.from_dataset(dataset, features)`.
+
+    Args:
+        num_users, num_items: int.
+        feature_dims: dict of modality name to feature size.
+        embedding_dim: int. Defaults to 64.
+        fusion: `"attention"`, `"concat"` or `"weighted_average"`. Defaults to `"attention"`.
+        use_self_attention: bool. Defaults to True.
+        num_heads: int. Defaults to 1.
+        use_ids: bool. Item and user ID embeddings (False: items are their content only).
+        num_graph_layers: int. User-item propagation steps; 0 for none. Defaults to 2.
+        num_graph_edges: int. Edges of the user-item graph (set by `from_dataset`).
+        num_item_graph_edges: int. Edges of the item-item graph; 0 for none.
+        l2_regularization: float. Defaults to 1e-4.
+    """
+
+    def __init__(
+        self,
+        num_users,
+        num_items,
+        feature_dims,
+        embedding_dim=64,
+        fusion="attention",
+        use_self_attention=True,
+        num_heads=1,
+        use_ids=True,
+        num_graph_layers=2,
+        num_graph_edges=0,
+        num_item_graph_edges=0,
+        l2_regularization=1e-4,
+        **kwargs,
+    ):
+        super().__init__(num_users, num_items, l2_regularization, **kwargs)
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}. Received: fusion={fusion!r}")
+        if not feature_dims and not use_ids:
+            raise ValueError("a model without content needs use_ids=True")
+        if num_graph_layers and not num_graph_edges:
+            raise ValueError("num_graph_layers > 0 needs the graph: build with from_dataset")
+        self.feature_dims = dict(feature_dims)
+        self.embedding_dim = embedding_dim
+        self.fusion = fusion
+        self.use_self_attention = use_self_attention
+        self.num_heads = num_heads
+        self.use_ids = use_ids
+        self.num_graph_layers = num_graph_layers
+        self.num_graph_edges = num_graph_edges
+        self.num_item_graph_edges = num_item_graph_edges
+        self.modalities = sorted(self.feature_dims)
+        self.features, self.present, self.projections = {}, {}, {}
+        for m in self.modalities:
+            self.features[m] = self.add_weight(
+                shape=(num_items, self.feature_dims[m]),
+                trainable=False,
+                initializer="zeros",
+                name=f"{m}_features",
+            )
+            self.present[m] = self.add_weight(
+                shape=(num_items,), trainable=False, initializer="ones", name=f"{m}_present"
+            )
+            self.projections[m] = keras.layers.Dense(embedding_dim, name=f"{m}_projection")
+        if self.modalities and use_self_attention:
+            self.attention = SelfAttentionLayer(embedding_dim, num_heads, name="attention")
+        if fusion == "concat":
+            self.concat = ConcatFusion(name="concat")
+            self.concat_projection = keras.layers.Dense(embedding_dim, name="concat_projection")
+        elif fusion == "weighted_average":
+            self.weighted_average = WeightedAverageFusion(name="weighted_average")
+        initializer = keras.initializers.GlorotUniform()
+        self.user_embedding = self.add_weight(
+            shape=(num_users, embedding_dim), initializer=initializer, name="user_embedding"
+        )
+        if use_ids:
+            self.item_embedding = self.add_weight(
+                shape=(num_items, embedding_dim), initializer=initializer, name="item_embedding"
+            )
+        if num_graph_layers:
+            self.graph = StoredGraph(num_users + num_items, num_graph_edges, name="graph")
+        if num_item_graph_edges:
+            self.item_graph = StoredGraph(num_items, num_item_graph_edges, name="item_graph")
+
+    @classmethod
+    def from_dataset(
+        cls,
+        dataset,
+        features: dict[str, np.ndarray],
+        present: dict[str, np.ndarray] | None = None,
+        *,
+        item_graph_k: int = 0,
+        split: str = "train",
+        **kwargs,
+    ):
+        """Builds the model with `features` (rows in item order) and the dataset's graphs.
+
+        `present[m]` flags items that really have modality m (default: rows
+        that are not all zero). `item_graph_k > 0` adds the item-item graph:
+        each modality's k-nearest-neighbour graph, symmetric-normalised and
+        averaged over modalities.
+        """
+        present = present or {m: np.abs(f).sum(axis=1) > 0 for m, f in features.items()}
+        users, items = dataset.interactions(split)
+        graph = normalize_adjacency(
+            interaction_graph(users, items, dataset.num_users, dataset.num_items)
+        )
+        item_graph = None
+        if item_graph_k:
+            import tensorflow as tf
+
+            graphs = [
+                normalize_adjacency(knn_graph(features[m], item_graph_k, valid=present[m]))
+                for m in sorted(features)
+            ]
+            item_graph = tf.sparse.map_values(
+                lambda v: v / len(graphs), tf.sparse.add(*graphs) if len(graphs) == 2 else graphs[0]
+            )
+        num_graph_layers = kwargs.pop("num_graph_layers", 2)
+        model = cls(
+            dataset.num_users,
+            dataset.num_items,
+            {m: f.shape[1] for m, f in features.items()},
+            num_graph_layers=num_graph_layers,
+            num_graph_edges=int(graph.values.shape[0]) if num_graph_layers else 0,
+            num_item_graph_edges=0 if item_graph is None else int(item_graph.values.shape[0]),
+            **kwargs,
+        )
+        for m, f in features.items():
+            model.features[m].assign(np.asarray(f, np.float32))
+            model.present[m].assign(np.asarray(present[m], np.float32))
+        if num_graph_layers:
+            model.graph = StoredGraph.from_sparse(graph, name="graph")
+        if item_graph is not None:
+            model.item_graph = StoredGraph.from_sparse(item_graph, name="item_graph")
+        return model
+
+    def content_vectors(self, training=None):
+        """[num_items, embedding_dim] from the items' modalities (zeros without content)."""
+        tokens = ops.stack([self.projections[m](self.features[m]) for m in self.modalities], axis=1)
+        mask = ops.stack([ops.cast(self.present[m], "bool") for m in self.modalities], axis=1)
+        if self.use_self_attention:
+            tokens = self.attention(tokens, mask=mask, training=training)
+        if self.fusion == "concat":
+            return self.concat_projection(self.concat(tokens, mask=mask))
+        if self.fusion == "weighted_average":
+            return self.weighted_average(tokens, mask=mask)
+        weights = ops.cast(mask, tokens.dtype)[..., None]
+        return ops.sum(tokens * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def user_item_vectors(self, training=None):
+        items = self.content_vectors(training) if self.modalities else 0.0
+        if self.use_ids:
+            items = items + self.item_embedding
+        users = self.user_embedding
+        if self.num_graph_layers:
+            nodes = self.graph.propagate(
+                ops.concatenate([users, items], axis=0), self.num_graph_layers
+            )
+            users, items = nodes[: self.num_users], nodes[self.num_users :]
+        if self.num_item_graph_edges and self.use_ids:
+            items = items + self.item_graph.step(self.item_embedding)
+        return users, items
+
+    def get_config(self):
+        return {
+            "feature_dims": self.feature_dims,
+            "embedding_dim": self.embedding_dim,
+            "fusion": self.fusion,
+            "use_self_attention": self.use_self_attention,
+            "num_heads": self.num_heads,
+            "use_ids": self.use_ids,
+            "num_graph_layers": self.num_graph_layers,
+            "num_graph_edges": self.num_graph_edges,
+            "num_item_graph_edges": self.num_item_graph_edges,
+            **super().get_config(),
+        }

@@ -1,0 +1,91 @@
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+from mmrec_tf.data import bpr_triples, load_dataset
+from mmrec_tf.evaluation import evaluate_ranking
+from mmrec_tf.models import MultimodalRecommender
+
+
+@pytest.fixture(scope="module")
+def demo(demo_dir):
+    dataset = load_dataset(demo_dir)
+    with open(demo_dir / "attributes.csv", newline="") as f:
+        attributes = {row["item_id"]: row for row in csv.DictReader(f)}
+    features, present = {}, {}
+    # Each modality's planted attribute as a one-hot feature: the ideal encoder's output.
+    for modality, attribute in (
+        ("image", "color"),
+        ("audio", "pitch"),
+        ("video", "motion"),
+        ("text", "topic"),
+    ):
+        values = sorted({a[attribute] for a in attributes.values()})
+        one_hot = np.array(
+            [[attributes[i][attribute] == v for v in values] for i in dataset.item_ids], np.float32
+        )
+        present[modality] = dataset.modality_available(modality)
+        features[modality] = one_hot * present[modality][:, None]
+    return dataset, features, present
+
+
+def _train(model, dataset, epochs=30):
+    keras.utils.set_random_seed(0)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=True)
+    model.fit(bpr_triples(dataset, 256, seed=0), epochs=epochs, verbose=0)
+    return evaluate_ranking(model.score_users, dataset, "valid")["recall@20"]
+
+
+def test_content_beats_ids_alone(demo):
+    dataset, features, present = demo
+    keras.utils.set_random_seed(0)
+    multimodal = MultimodalRecommender.from_dataset(
+        dataset, features, present, embedding_dim=16, num_graph_layers=0
+    )
+    keras.utils.set_random_seed(0)
+    ids_only = MultimodalRecommender.from_dataset(dataset, {}, embedding_dim=16, num_graph_layers=0)
+    assert _train(multimodal, dataset) > 1.1 * _train(ids_only, dataset)
+
+
+def test_missing_modalities_are_masked(demo):
+    dataset, features, present = demo
+    model = MultimodalRecommender.from_dataset(dataset, features, present, embedding_dim=8)
+    before = model.content_vectors().numpy()
+    missing = ~present["image"]
+    changed = model.features["image"].numpy()
+    changed[missing] = 100.0  # garbage where the image is missing
+    model.features["image"].assign(changed)
+    np.testing.assert_allclose(model.content_vectors().numpy(), before, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"fusion": "attention", "item_graph_k": 5},
+        {"fusion": "concat", "use_self_attention": False},
+        {"fusion": "weighted_average", "num_heads": 2},
+        {"use_ids": False},
+    ],
+)
+def test_variants_train_with_xla_and_reload(demo, options, tmp_path):
+    dataset, features, present = demo
+    model = MultimodalRecommender.from_dataset(
+        dataset, features, present, embedding_dim=8, **options
+    )
+    recall = _train(model, dataset, epochs=2)
+    assert 0 <= recall <= 1
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(
+        reloaded.score_users(np.arange(6)), model.score_users(np.arange(6)), atol=1e-5
+    )
+
+
+def test_invalid_configurations(demo):
+    dataset, features, present = demo
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        MultimodalRecommender.from_dataset(dataset, features, fusion="sum")
+    with pytest.raises(ValueError, match="needs use_ids=True"):
+        MultimodalRecommender.from_dataset(dataset, {}, use_ids=False)
