@@ -5,5 +5,13 @@ from mmrec_tf.models.matrix_factorization import MatrixFactorization
 from mmrec_tf.models.most_popular import MostPopular
 from mmrec_tf.models.multimodal_recommender import MultimodalRecommender
 from mmrec_tf.models.recommender import Recommender
+from mmrec_tf.models.vbpr import VBPR
 
-__all__ = ["LightGCN", "MatrixFactorization", "MostPopular", "MultimodalRecommender", "Recommender"]
+__all__ = [
+    "LightGCN",
+    "MatrixFactorization",
+    "MostPopular",
+    "MultimodalRecommender",
+    "Recommender",
+    "VBPR",
+]

@@ -45,6 +45,7 @@ class LightGCN(Recommender):
             shape=(num_users + num_items, embedding_dim), initializer=initializer, name="embedding"
         )
         self.graph = StoredGraph(num_users + num_items, num_edges, name="graph")
+        self.built = True
 
     @classmethod
     def from_interactions(cls, users, items, num_users, num_items, **kwargs):

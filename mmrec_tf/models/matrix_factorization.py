@@ -35,6 +35,7 @@ class MatrixFactorization(Recommender):
         self.item_embedding = self.add_weight(
             shape=(num_items, embedding_dim), initializer=initializer, name="item_embedding"
         )
+        self.built = True
 
     def user_item_vectors(self, training=None):
         return self.user_embedding, self.item_embedding

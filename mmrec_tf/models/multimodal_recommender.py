@@ -94,13 +94,19 @@ class MultimodalRecommender(Recommender):
                 shape=(num_items,), trainable=False, initializer="ones", name=f"{m}_present"
             )
             self.projections[m] = keras.layers.Dense(embedding_dim, name=f"{m}_projection")
+            self.projections[m].build((None, self.feature_dims[m]))
+        # Sublayers are built here, so that a saved model's weights have somewhere to load.
+        tokens_shape = (None, len(self.modalities), embedding_dim)
         if self.modalities and use_self_attention:
             self.attention = SelfAttentionLayer(embedding_dim, num_heads, name="attention")
+            self.attention.build(tokens_shape)
         if fusion == "concat":
             self.concat = ConcatFusion(name="concat")
             self.concat_projection = keras.layers.Dense(embedding_dim, name="concat_projection")
+            self.concat_projection.build((None, len(self.modalities) * embedding_dim))
         elif fusion == "weighted_average":
             self.weighted_average = WeightedAverageFusion(name="weighted_average")
+            self.weighted_average.build(tokens_shape)
         initializer = keras.initializers.GlorotUniform()
         self.user_embedding = self.add_weight(
             shape=(num_users, embedding_dim), initializer=initializer, name="user_embedding"
@@ -113,6 +119,7 @@ class MultimodalRecommender(Recommender):
             self.graph = StoredGraph(num_users + num_items, num_graph_edges, name="graph")
         if num_item_graph_edges:
             self.item_graph = StoredGraph(num_items, num_item_graph_edges, name="item_graph")
+        self.built = True
 
     @classmethod
     def from_dataset(

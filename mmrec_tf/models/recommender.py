@@ -6,25 +6,36 @@ import keras
 import numpy as np
 from keras import ops
 
+LOSSES = ("bpr", "softmax")
+
 
 class Recommender(keras.Model):
     """Scores a user-item pair as the dot product of their vectors.
 
     Subclasses implement `user_item_vectors(training)`, returning all user
     vectors [num_users, d] and all item vectors [num_items, d]. Training
-    batches are BPR triples (`mmrec_tf.data.bpr_triples`): the loss is
-    −log σ(s(u, i⁺) − s(u, i⁻)) averaged over the batch, plus
-    `l2_regularization` × the squared norms of the batch's vectors
-    (as BPR-MF and LightGCN in MMRec). `score_users` ranks the whole catalogue.
+    batches are BPR triples (`mmrec_tf.data.bpr_triples`). With `loss="bpr"`
+    the loss is −log σ(s(u, i⁺) − s(u, i⁻)) averaged over the batch; with
+    `loss="softmax"` it is the cross-entropy of the positive item against the
+    whole catalogue, −log softmax_i(s(u, i) / temperature)[i⁺] (exact: no
+    sampled negatives, so no sampling correction is needed). Both add
+    `l2_regularization` × the mean squared norm of the batch's vectors.
+    `score_users` ranks the whole catalogue.
     """
 
-    def __init__(self, num_users, num_items, l2_regularization=1e-5, **kwargs):
+    def __init__(
+        self, num_users, num_items, l2_regularization=1e-5, loss="bpr", temperature=1.0, **kwargs
+    ):
         super().__init__(**kwargs)
         if num_users < 1 or num_items < 1:
             raise ValueError(f"need users and items. Received: {num_users}, {num_items}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}. Received: loss={loss!r}")
         self.num_users = num_users
         self.num_items = num_items
         self.l2_regularization = l2_regularization
+        self.loss_name = loss
+        self.temperature = temperature
 
     def user_item_vectors(self, training=None):
         raise NotImplementedError
@@ -41,11 +52,19 @@ class Recommender(keras.Model):
                     scores[f"{key}_norm"] = ops.sum(ops.square(item), axis=-1)
         if training:
             scores["user_norm"] = ops.sum(ops.square(user), axis=-1)
+            if self.loss_name == "softmax":
+                scores["catalogue"] = ops.matmul(user, ops.transpose(items)) / self.temperature
         return scores
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        difference = y_pred["positive_item"] - y_pred["negative_item"]
-        loss = -ops.mean(ops.log_sigmoid(difference))
+        if self.loss_name == "softmax":
+            loss = ops.mean(
+                ops.sparse_categorical_crossentropy(
+                    x["positive_item"], y_pred["catalogue"], from_logits=True
+                )
+            )
+        else:
+            loss = -ops.mean(ops.log_sigmoid(y_pred["positive_item"] - y_pred["negative_item"]))
         squared = y_pred["user_norm"] + y_pred["positive_item_norm"] + y_pred["negative_item_norm"]
         return loss + self.l2_regularization * ops.mean(squared) + sum(self.losses)
 

@@ -64,3 +64,48 @@ def test_training_beats_most_popular_and_saves(demo_dir, tmp_path):
     np.testing.assert_allclose(
         reloaded.score_users(np.arange(5)), model.score_users(np.arange(5)), atol=1e-6
     )
+
+
+def test_softmax_loss_is_the_catalogue_cross_entropy():
+    model = MatrixFactorization(
+        num_users=2,
+        num_items=3,
+        embedding_dim=2,
+        l2_regularization=0.0,
+        loss="softmax",
+        temperature=0.5,
+    )
+    model.user_embedding.assign([[1.0, 0.0], [0.0, 1.0]])
+    model.item_embedding.assign([[1.0, 1.0], [2.0, 0.0], [0.0, -1.0]])
+    x = {
+        "user_index": np.array([0, 1]),
+        "positive_item": np.array([1, 0]),
+        "negative_item": np.array([2, 2]),
+    }
+    loss = float(model.compute_loss(x, y_pred=model(x, training=True)))
+    logits = np.array([[1.0, 2.0, 0.0], [1.0, 0.0, -1.0]]) / 0.5
+    log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert loss == pytest.approx(-(log_softmax[0, 1] + log_softmax[1, 0]) / 2, rel=1e-5)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        MatrixFactorization(2, 3, loss="hinge")
+
+
+def test_vbpr_scores_ids_and_projected_content(tmp_path):
+    from mmrec_tf.models import VBPR
+
+    features = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    model = VBPR.from_features(3, features, embedding_dim=2)
+    users, items = model.user_item_vectors()
+    expected = (
+        model.user_embedding.numpy()
+        @ np.concatenate(
+            [model.item_embedding.numpy(), features @ model.projection.kernel.numpy()], axis=1
+        ).T
+    )
+    np.testing.assert_allclose(model.score_users(np.arange(3)), expected, atol=1e-5)
+    model.save(tmp_path / "vbpr.keras")
+    np.testing.assert_allclose(
+        keras.models.load_model(tmp_path / "vbpr.keras").score_users(np.arange(3)),
+        expected,
+        atol=1e-5,
+    )
