@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from mmrec_tf.data.audio import AudioOptions
+from mmrec_tf.encoders.backbone_encoder import BackboneEncoder
 
 # aiSFX's front end (Guo et al., ISMIR 2020): 44.1 kHz, 2048-sample windows, hop 1024,
 # 96 HTK mel bands over 0-22050 Hz, log10(10^4·mel + 1) scaled by its training maximum.
@@ -28,7 +29,7 @@ def aisfx_audio_options() -> AudioOptions:
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
-class AudioEncoder(keras.layers.Layer):
+class AudioEncoder(BackboneEncoder):
     """Encodes log-mel spectrograms ([batch, frames, mel bins]) to vectors.
 
     Build one with `AudioEncoder.lstm()` (the design document's LSTM over
@@ -46,12 +47,6 @@ class AudioEncoder(keras.layers.Layer):
     >>> AudioEncoder.lstm(units=16)(np.random.rand(2, 98, 64)).shape
     TensorShape([2, 16])
     """
-
-    def __init__(self, backbone, trainable=True, **kwargs):
-        super().__init__(**kwargs)
-        self.backbone = backbone
-        # Set after the backbone exists, so that freezing reaches its layers.
-        self.trainable = trainable
 
     @classmethod
     def lstm(cls, units=64, num_mel_bins=64, **kwargs):
@@ -73,23 +68,5 @@ class AudioEncoder(keras.layers.Layer):
         backbone = keras.Model(inputs, keras.layers.Dense(output_dim)(x), name="audio_cnn")
         return cls(backbone, **kwargs)
 
-    @property
-    def output_dim(self) -> int:
-        return int(self.backbone.outputs[0].shape[-1])
-
     def call(self, spectrograms, training=None):
         return self.backbone(ops.cast(spectrograms, self.compute_dtype), training=training)
-
-    def get_config(self):
-        config = super().get_config()
-        config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.output_dim)

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from mmrec_tf.encoders.backbone_encoder import BackboneEncoder
+
 # keras.applications constructor and the module holding its preprocess_input.
 APPLICATIONS = {
     "VGG16": "vgg16",
@@ -21,7 +23,7 @@ _IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
-class ImageEncoder(keras.layers.Layer):
+class ImageEncoder(BackboneEncoder):
     """Encodes images to vectors with a convolutional backbone.
 
     Inputs are the image loader's default output: [batch, height, width, 3]
@@ -52,12 +54,9 @@ class ImageEncoder(keras.layers.Layer):
     """
 
     def __init__(self, backbone, preprocessing="none", trainable=True, **kwargs):
-        super().__init__(**kwargs)
         _check_preprocessing(preprocessing)
-        self.backbone = backbone
+        super().__init__(backbone, trainable=trainable, **kwargs)
         self.preprocessing = preprocessing
-        # Set after the backbone exists, so that freezing reaches its layers.
-        self.trainable = trainable
 
     @classmethod
     def from_keras_applications(cls, name, weights="imagenet", input_shape=(224, 224, 3), **kwargs):
@@ -84,10 +83,6 @@ class ImageEncoder(keras.layers.Layer):
         backbone = keras.Sequential([keras.Input((None, None, 3)), *layers], name="small_cnn")
         return cls(backbone, **kwargs)
 
-    @property
-    def output_dim(self) -> int:
-        return int(self.backbone.outputs[0].shape[-1])
-
     def call(self, images, training=None):
         features = self.backbone(self._preprocess(images), training=training)
         if len(features.shape) == 4:
@@ -107,22 +102,8 @@ class ImageEncoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "backbone": keras.saving.serialize_keras_object(self.backbone),
-                "preprocessing": self.preprocessing,
-            }
-        )
+        config["preprocessing"] = self.preprocessing
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.output_dim)
 
 
 def _check_preprocessing(preprocessing):

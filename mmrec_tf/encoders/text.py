@@ -8,11 +8,13 @@ from pathlib import Path
 import keras
 from keras import ops
 
+from mmrec_tf.encoders.backbone_encoder import BackboneEncoder
+
 POOLINGS = ("mean", "cls")
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
-class TextEncoder(keras.layers.Layer):
+class TextEncoder(BackboneEncoder):
     """Encodes token ids with a keras-hub `BertBackbone` and pools them to one vector.
 
     Inputs are the text loader's output: a dict with `token_ids` and
@@ -50,17 +52,14 @@ class TextEncoder(keras.layers.Layer):
     def __init__(
         self, backbone, pooling="mean", normalize=False, exact_gelu=False, trainable=True, **kwargs
     ):
-        super().__init__(**kwargs)
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}. Received: pooling={pooling!r}")
-        self.backbone = backbone
+        super().__init__(backbone, trainable=trainable, **kwargs)
         self.pooling = pooling
         self.normalize = normalize
         self.exact_gelu = exact_gelu
         if exact_gelu:
             _use_exact_gelu(backbone)
-        # Set after the backbone exists, so that freezing reaches its layers.
-        self.trainable = trainable
 
     @classmethod
     def from_preset(cls, preset, pooling="mean", normalize=False, **kwargs):
@@ -123,23 +122,9 @@ class TextEncoder(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {
-                "backbone": keras.saving.serialize_keras_object(self.backbone),
-                "pooling": self.pooling,
-                "normalize": self.normalize,
-                "exact_gelu": self.exact_gelu,
-            }
+            {"pooling": self.pooling, "normalize": self.normalize, "exact_gelu": self.exact_gelu}
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
-
-    def compute_output_shape(self, input_shape):
-        return (None, self.output_dim)
 
 
 def _hugging_face_activation(preset) -> str | None:

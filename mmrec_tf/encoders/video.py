@@ -5,13 +5,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from mmrec_tf.encoders.backbone_encoder import BackboneEncoder
 from mmrec_tf.encoders.i3d import i3d
 
 OUTPUTS = ("features", "logits")
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
-class VideoEncoder(keras.layers.Layer):
+class VideoEncoder(BackboneEncoder):
     """Encodes clips with a 3-D network such as I3D.
 
     Inputs are the video loader's default output: [batch, frames, height,
@@ -36,13 +37,10 @@ class VideoEncoder(keras.layers.Layer):
     """
 
     def __init__(self, backbone, output="features", trainable=True, **kwargs):
-        super().__init__(**kwargs)
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}. Received: output={output!r}")
-        self.backbone = backbone
+        super().__init__(backbone, trainable=trainable, **kwargs)
         self.output_name = output
-        # Set after the backbone exists, so that freezing reaches its layers.
-        self.trainable = trainable
 
     @classmethod
     def i3d(cls, num_frames=16, size=224, output="features", **kwargs):
@@ -59,22 +57,8 @@ class VideoEncoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "backbone": keras.saving.serialize_keras_object(self.backbone),
-                "output": self.output_name,
-            }
-        )
+        config["output"] = self.output_name
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.output_dim)
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
