@@ -11,9 +11,16 @@ import numpy as np
 
 def _hits(top_k: np.ndarray, relevant: list) -> np.ndarray:
     """[users, K] booleans: whether each recommended item is relevant."""
-    return np.array(
-        [np.isin(row, list(items)) for row, items in zip(top_k, relevant, strict=True)], bool
-    )
+    top_k = np.asarray(top_k)
+    sizes = [len(r) for r in relevant]
+    if not sum(sizes):
+        return np.zeros(top_k.shape, bool)
+    items = np.concatenate([np.fromiter(r, np.int64, len(r)) for r in relevant])
+    # Membership through sorted (user, item) keys: no Python loop over users.
+    width = int(max(top_k.max(initial=0), items.max())) + 1
+    keys = np.sort(np.repeat(np.arange(len(relevant)), sizes) * width + items)
+    queries = np.arange(len(top_k))[:, None] * width + top_k
+    return keys[np.minimum(np.searchsorted(keys, queries), len(keys) - 1)] == queries
 
 
 def recall_at_k(top_k, relevant) -> np.ndarray:

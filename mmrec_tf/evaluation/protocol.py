@@ -49,9 +49,9 @@ def evaluate_ranking(
     if split not in ("valid", "test"):
         raise ValueError(f"split must be 'valid' or 'test'. Received: split={split!r}")
     seen_splits = ["train"] + (["valid"] if mask == "train+valid" and split == "test" else [])
-    seen = _items_by_user(dataset, seen_splits)
-    held_out = _items_by_user(dataset, [split])
-    users = np.array(sorted(u for u, items in held_out.items() if items), dtype=np.int64)
+    seen_users, seen_items = _pairs(dataset, seen_splits)
+    held_users, held_items = _pairs(dataset, [split])
+    users = np.unique(held_users)
     if len(users) == 0:
         raise ValueError(f"no user has {split} interactions")
     largest_k = max(max(ks), beyond_accuracy_k)
@@ -59,10 +59,11 @@ def evaluate_ranking(
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
         scores = np.array(score_users(batch), dtype=np.float64, copy=True)
-        for row, user in enumerate(batch):
-            scores[row, list(seen.get(user, ()))] = -np.inf
+        rows, cols = _rows_of(seen_users, seen_items, batch)
+        scores[rows, cols] = -np.inf
         top_k[start : start + len(batch)] = _top_k(scores, largest_k)
-    relevant = [held_out[u] for u in users]
+    positions, held = _rows_of(held_users, held_items, users)
+    relevant = np.split(held, np.flatnonzero(np.diff(positions)) + 1)
     results = {}
     for k in ks:
         results[f"recall@{k}"] = float(recall_at_k(top_k[:, :k], relevant).mean())
@@ -85,13 +86,24 @@ def item_popularity(dataset: MultimodalDataset) -> np.ndarray:
     return np.maximum(counts, 1) / dataset.num_users
 
 
-def _items_by_user(dataset, splits) -> dict[int, set]:
-    result: dict[int, set] = {}
-    for split in splits:
-        users, items = dataset.interactions(split)
-        for user, item in zip(users.tolist(), items.tolist(), strict=True):
-            result.setdefault(user, set()).add(item)
-    return result
+def _pairs(dataset, splits) -> tuple[np.ndarray, np.ndarray]:
+    """(users, items) of the interactions in `splits`, without repeats, sorted by user."""
+    pairs = np.concatenate(
+        [np.stack(dataset.interactions(split)).astype(np.int64) for split in splits], axis=1
+    )
+    users, items = np.unique(pairs, axis=1)
+    return users, items
+
+
+def _rows_of(users, items, chosen):
+    """(positions in `chosen`, items) of the chosen users' pairs; `users` sorted."""
+    chosen = np.asarray(chosen)
+    lo = np.searchsorted(users, chosen, "left")
+    hi = np.searchsorted(users, chosen, "right")
+    counts = hi - lo
+    starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    index = np.arange(counts.sum()) + starts
+    return np.repeat(np.arange(len(chosen)), counts), items[index]
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
