@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     parser = _build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
+    if not hasattr(args, "handler"):
         parser.print_help()
         return 2
     # TensorFlow's C++ logging would bury the command's own output.
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     from mmrec_tf.data import DatasetError, MediaError
 
     try:
-        return args.run(args)
+        return args.handler(args)
     except (DatasetError, MediaError, FileExistsError, FileNotFoundError, ValueError) as e:
         print(f"mmrec-tf: error: {e}", file=sys.stderr)
         return 2
@@ -53,7 +53,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write every video as a folder of frames (no PyAV needed)",
     )
-    demo.set_defaults(run=_demo_data)
+    demo.set_defaults(handler=_demo_data)
 
     prepare = commands.add_parser(
         "prepare",
@@ -75,7 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="where downloads are kept (default $MMREC_CACHE_DIR or ~/.cache/mmrec_tf)",
     )
-    prepare.set_defaults(run=_prepare)
+    prepare.set_defaults(handler=_prepare)
 
     validate = commands.add_parser(
         "validate",
@@ -90,7 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the files' structure only, without decoding media",
     )
-    validate.set_defaults(run=_validate)
+    validate.set_defaults(handler=_validate)
 
     from mmrec_tf.encoder_specs import SPEC_HELP
 
@@ -120,7 +120,42 @@ def _build_parser() -> argparse.ArgumentParser:
         default="raise",
         help="a bad file stops the run (raise) or gets a zero row (mask)",
     )
-    extract.set_defaults(run=_extract_features)
+    extract.set_defaults(handler=_extract_features)
+
+    train = commands.add_parser(
+        "train",
+        help="train a recommender from a configuration file",
+        description="Train a recommender as a JSON configuration says (see configs/), with "
+        "validation Recall@20 for model selection and early stopping. Writes RUN/: "
+        "config.json, model.keras (best epoch), last.keras and state.json (for "
+        "--resume), log.csv, tensorboard/.",
+    )
+    train.add_argument("--data", type=Path, required=True, help="the dataset directory")
+    train.add_argument(
+        "--features",
+        type=Path,
+        help="features from `mmrec-tf extract-features` (FEATS/<modality>.npy)",
+    )
+    train.add_argument("--config", type=Path, required=True, help="a JSON configuration")
+    train.add_argument("--out", type=Path, required=True, help="the run directory")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate a trained run",
+        description="Rank the whole catalogue for every user with held-out items, print the "
+        "metrics and write RUN/eval_<split>.json.",
+    )
+    evaluate.add_argument("--run", type=Path, required=True, help="a run directory")
+    evaluate.add_argument("--split", choices=["valid", "test"], default="test")
+    evaluate.add_argument(
+        "--mask",
+        choices=["train+valid", "train"],
+        default="train+valid",
+        help="items left out of the ranking (default train+valid)",
+    )
+    evaluate.set_defaults(handler=_evaluate)
 
     quickstart = commands.add_parser(
         "quickstart",
@@ -133,7 +168,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=Path(DEFAULT_QUICKSTART_DIR),
         help=f"working directory (default ./{DEFAULT_QUICKSTART_DIR})",
     )
-    quickstart.set_defaults(run=_quickstart)
+    quickstart.set_defaults(handler=_quickstart)
     return parser
 
 
@@ -181,6 +216,24 @@ def _extract_features(args) -> int:
         on_error=args.on_error,
     )
     print(f"wrote {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+def _train(args) -> int:
+    from mmrec_tf.training import train
+
+    run = train(args.data, args.config, args.out, features_dir=args.features, resume=args.resume)
+    print(f"trained; the run is in {run}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from mmrec_tf.training import evaluate
+
+    results = evaluate(args.run, split=args.split, mask=args.mask)
+    for name, value in results.items():
+        print(f"{name:>14}  {value:.4f}")
+    print(f"wrote {args.run / f'eval_{args.split}.json'}")
     return 0
 
 

@@ -1,0 +1,98 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from mmrec_tf.cli import main
+from mmrec_tf.encoders.extract import extract_features
+
+
+@pytest.fixture(scope="module")
+def demo_features(demo_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("features")
+    for modality in ("text", "image"):
+        extract_features(demo_dir, modality, "builtin", out, progress=False)
+    return out
+
+
+def test_train_evaluate_and_resume(demo_dir, demo_features, tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "options": {"embedding_dim": 8},
+                "learning_rate": 0.01,
+                "batch_size": 256,
+                "epochs": 3,
+                "patience": 5,
+            }
+        )
+    )
+    run = tmp_path / "run"
+    args = [
+        "train",
+        "--data",
+        str(demo_dir),
+        "--features",
+        str(demo_features),
+        "--config",
+        str(config),
+        "--out",
+        str(run),
+    ]
+    assert main(args) == 0
+    assert {p.name for p in run.iterdir()} >= {
+        "config.json",
+        "model.keras",
+        "last.keras",
+        "state.json",
+        "log.csv",
+        "tensorboard",
+    }
+    assert main(args) == 2  # an existing run is never overwritten
+    assert "pass --resume" in capsys.readouterr().err
+    config.write_text(
+        json.dumps(
+            {
+                "options": {"embedding_dim": 8},
+                "learning_rate": 0.01,
+                "batch_size": 256,
+                "epochs": 5,
+                "patience": 5,
+            }
+        )
+    )
+    assert main([*args, "--resume"]) == 0
+    with open(run / "log.csv", newline="") as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
+    assert epochs == [0, 1, 2, 3, 4]
+    assert main(["evaluate", "--run", str(run), "--split", "test"]) == 0
+    results = json.loads((run / "eval_test.json").read_text())
+    assert {"recall@20", "ndcg@20", "precision@20", "hit@20", "coverage@20", "novelty@20"} <= set(
+        results
+    )
+    assert 0 <= results["recall@20"] <= 1 and np.isfinite(results["novelty@20"])
+    assert "recall@20" in capsys.readouterr().out
+
+
+def test_features_must_match_the_dataset(demo_dir, demo_features, tmp_path, make_dataset):
+    other = make_dataset([{"item_id": "x", "text": "t"}])
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(other),
+                "--features",
+                str(demo_features),
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 2
+    )
