@@ -159,8 +159,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     quickstart = commands.add_parser(
         "quickstart",
-        help="generate the demo dataset and validate it",
-        description="Generate the demo dataset (or reuse it) and validate it.",
+        help="demo data to a trained, evaluated recommender",
+        description="Generate the demo dataset (or reuse it), validate it, extract features "
+        "with the builtin encoders, train the multimodal recommender and compare it with the "
+        "most-popular baseline on the test split.",
     )
     quickstart.add_argument(
         "--out",
@@ -238,9 +240,15 @@ def _evaluate(args) -> int:
 
 
 def _quickstart(args) -> int:
-    from mmrec_tf.data import generate_demo_dataset, validate_dataset
+    import json
 
-    data = args.out / "demo-data"
+    from mmrec_tf.data import MODALITIES, generate_demo_dataset, load_dataset, validate_dataset
+    from mmrec_tf.encoders.extract import extract_features
+    from mmrec_tf.evaluation import evaluate_ranking
+    from mmrec_tf.models import MostPopular
+    from mmrec_tf.training import DEMO_CONFIG, evaluate, train
+
+    data, features, run = (args.out / name for name in ("demo-data", "features", "run"))
     if (data / "items.csv").is_file():
         print(f"using the demo dataset in {data}")
     else:
@@ -248,7 +256,25 @@ def _quickstart(args) -> int:
         print(f"wrote the demo dataset to {data}")
     report = validate_dataset(data)
     print(report.format())
-    return 0 if report.ok else 1
+    if not report.ok:
+        return 1
+    for modality in MODALITIES:
+        if not (features / f"{modality}.npy").is_file():
+            print(f"extracting {modality} features (builtin encoder)")
+            extract_features(data, modality, "builtin", features, progress=False)
+    if not (run / "model.keras").is_file():
+        config = args.out / "config.json"
+        config.write_text(json.dumps(DEMO_CONFIG, indent=1))
+        print(f"training {DEMO_CONFIG['model']} ({config})")
+        train(data, config, run, features_dir=features, verbose=0)
+    ours = evaluate(run, "test")
+    dataset = load_dataset(data)
+    popular = evaluate_ranking(MostPopular.from_dataset(dataset).score_users, dataset, "test")
+    print(f"\n{'test split':<24}{'Recall@20':>10}{'NDCG@20':>10}")
+    for name, results in (("MultimodalRecommender", ours), ("MostPopular", popular)):
+        print(f"{name:<24}{results['recall@20']:>10.4f}{results['ndcg@20']:>10.4f}")
+    print(f"\nthe trained model is {run / 'model.keras'}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,15 @@ from pathlib import Path
 import numpy as np
 
 MODEL_CLASSES = ("MatrixFactorization", "LightGCN", "VBPR", "MultimodalRecommender")
+# configs/demo.json holds the same (a test keeps them equal).
+DEMO_CONFIG = {
+    "model": "MultimodalRecommender",
+    "options": {"embedding_dim": 32, "item_graph_k": 5},
+    "learning_rate": 0.005,
+    "batch_size": 256,
+    "epochs": 100,
+    "patience": 10,
+}
 DEFAULTS = {
     "model": "MultimodalRecommender",
     "options": {},

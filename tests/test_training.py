@@ -96,3 +96,12 @@ def test_features_must_match_the_dataset(demo_dir, demo_features, tmp_path, make
         )
         == 2
     )
+
+
+def test_demo_config_file_is_the_quickstart_configuration():
+    from pathlib import Path
+
+    from mmrec_tf.training import DEMO_CONFIG
+
+    shipped = Path(__file__).parent.parent / "configs" / "demo.json"
+    assert json.loads(shipped.read_text()) == DEMO_CONFIG
