@@ -35,7 +35,7 @@ MODELS = {
         1e-3,
     ),
     "VBPR": ("VBPR", {"embedding_dim": 32, "l2_regularization": 1e-4}, 1e-3),
-    "ours": ("MultimodalRecommender", {"item_graph_k": 10}, 5e-3),
+    "ours": ("MultimodalRecommender", {"item_graph_k": 10, "l2_regularization": 1e-3}, 5e-3),
     "ours, IDs only": ("MultimodalRecommender", {"modalities": [], "item_graph_k": 0}, 5e-3),
     "ours, text only": (
         "MultimodalRecommender",
