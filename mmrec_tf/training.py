@@ -142,6 +142,7 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1):
         initial_epoch=initial_epoch,
         callbacks=callbacks,
         verbose=verbose,
+        shuffle=False,
     )
     return out
 

@@ -1,0 +1,84 @@
+"""Does each modality of the demo dataset carry signal? All modalities against each alone.
+
+Usage: python bench/demo_modalities.py [--seeds 0 1 2]
+
+Generates the demo dataset, extracts features with the builtin encoders
+(small, untrained: `mmrec-tf extract-features --encoder builtin`), and trains
+`MultimodalRecommender` (configs/demo.json, without ID embeddings so that only
+content can explain preferences) on all four modalities, on each alone and on
+all but one; reports test Recall@20 (mean ± std over seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+MODALITIES = ("text", "image", "audio", "video")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args(argv)
+    import keras
+
+    from mmrec_tf.data import bpr_triples, generate_demo_dataset, load_dataset
+    from mmrec_tf.encoders.extract import extract_features
+    from mmrec_tf.evaluation import RankingEvaluation, evaluate_ranking
+    from mmrec_tf.models import MultimodalRecommender
+    from mmrec_tf.training import DEMO_CONFIG, load_features
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = generate_demo_dataset(Path(tmp) / "demo")
+        for modality in MODALITIES:
+            extract_features(data, modality, "builtin", Path(tmp) / "features", progress=False)
+        dataset = load_dataset(data)
+        features, present = load_features(dataset, Path(tmp) / "features")
+        settings = {
+            "all": MODALITIES,
+            **{f"{m} only": (m,) for m in MODALITIES},
+            **{f"all but {m}": tuple(x for x in MODALITIES if x != m) for m in MODALITIES},
+        }
+        print("| modalities | test Recall@20 (mean ± std) |\n| --- | --- |")
+        for name, chosen in settings.items():
+            scores = []
+            for seed in args.seeds:
+                keras.utils.set_random_seed(seed)
+                model = MultimodalRecommender.from_dataset(
+                    dataset,
+                    {m: features[m] for m in chosen},
+                    {m: present[m] for m in chosen},
+                    use_ids=False,
+                    **{**DEMO_CONFIG["options"], "item_graph_k": 0},
+                )
+                model.compile(
+                    optimizer=keras.optimizers.Adam(DEMO_CONFIG["learning_rate"]), jit_compile=True
+                )
+                stopping = keras.callbacks.EarlyStopping(
+                    monitor="val_recall@20",
+                    mode="max",
+                    patience=DEMO_CONFIG["patience"],
+                    restore_best_weights=True,
+                )
+                model.fit(
+                    bpr_triples(dataset, DEMO_CONFIG["batch_size"], seed=seed),
+                    epochs=DEMO_CONFIG["epochs"],
+                    shuffle=False,
+                    verbose=0,
+                    callbacks=[RankingEvaluation(dataset), stopping],
+                )
+                scores.append(evaluate_ranking(model.score_users, dataset)["recall@20"])
+            print(f"| {name} | {np.mean(scores):.4f} ± {np.std(scores):.4f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
