@@ -1,6 +1,6 @@
 """Does each modality of the demo dataset carry signal? All modalities against each alone.
 
-Usage: python bench/demo_modalities.py [--seeds 0 1 2]
+Usage: python bench/demo_modalities.py [--seeds 0 1 2] [--fusion attention]
 
 Generates the demo dataset, extracts features with the builtin encoders
 (small, untrained: `mmrec-tf extract-features --encoder builtin`), and trains
@@ -27,6 +27,9 @@ MODALITIES = ("text", "image", "audio", "video")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--fusion", default="attention", choices=["attention", "concat", "weighted_average"]
+    )
     args = parser.parse_args(argv)
     import keras
 
