@@ -36,18 +36,20 @@ def bpr_triples(
         position = tf.minimum(position, tf.size(keys, out_type=position.dtype) - 1)
         return tf.equal(tf.gather(keys, position), query)
 
-    def add_negatives(batch):
+    def add_negatives(batch, batch_seed):
+        # Stateless draws keyed by a per-batch seed: the same negatives whatever
+        # order the parallel map runs batches in.
         user = tf.cast(batch["user_index"], tf.int64)
-        negative = tf.random.uniform(tf.shape(user), 0, num_items, dtype=tf.int64, seed=seed)
-        for round_ in range(_RESAMPLING_ROUNDS):
-            fresh = tf.random.uniform(
-                tf.shape(user),
-                0,
-                num_items,
-                dtype=tf.int64,
-                seed=None if seed is None else seed + round_ + 1,
+        seeds = tf.stack([batch_seed, tf.zeros_like(batch_seed)])
+
+        def draw(round_):
+            return tf.random.stateless_uniform(
+                tf.shape(user), seeds + [0, round_], 0, num_items, dtype=tf.int64
             )
-            negative = tf.where(is_positive(user, negative), fresh, negative)
+
+        negative = draw(0)
+        for round_ in range(1, _RESAMPLING_ROUNDS + 1):
+            negative = tf.where(is_positive(user, negative), draw(round_), negative)
         return {
             "user_index": batch["user_index"],
             "positive_item": batch["item_index"],
@@ -56,4 +58,7 @@ def bpr_triples(
 
     ds = tf.data.Dataset.from_tensor_slices({"user_index": users, "item_index": items})
     ds = ds.shuffle(len(users), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    # One seed per batch, a new sequence each epoch, reproducible under `seed`.
+    batch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip(ds, batch_seeds)
     return ds.map(add_negatives, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -109,3 +109,29 @@ def test_vbpr_scores_ids_and_projected_content(tmp_path):
         expected,
         atol=1e-5,
     )
+
+
+def test_triples_are_reproducible_and_change_every_epoch(demo_dir):
+    dataset = load_dataset(demo_dir)
+
+    def epochs(seed):
+        ds = bpr_triples(dataset, 500, seed=seed)
+        return [np.concatenate([b["negative_item"].numpy() for b in ds]) for _ in range(2)]
+
+    first, again = epochs(3), epochs(3)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], first[1])
+
+
+def test_a_seeded_fit_gives_the_same_model_twice(demo_dir):
+    dataset = load_dataset(demo_dir)
+
+    def fit():
+        keras.utils.set_random_seed(0)
+        model = MatrixFactorization(dataset.num_users, dataset.num_items, embedding_dim=8)
+        model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=True)
+        model.fit(bpr_triples(dataset, 256, seed=0), epochs=2, verbose=0, shuffle=False)
+        return model.score_users(np.arange(10))
+
+    np.testing.assert_array_equal(fit(), fit())
