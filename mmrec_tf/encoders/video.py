@@ -62,16 +62,17 @@ class VideoEncoder(BackboneEncoder):
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
-class FramePoolingVideoEncoder(keras.layers.Layer):
+class FramePoolingVideoEncoder(BackboneEncoder):
     """Encodes each frame with an image encoder and averages over time.
 
     The cheap alternative to I3D: it sees what frames show, not how things
     move. Input [batch, frames, height, width, 3] in [0, 1]; output
-    [batch, image_encoder.output_dim].
+    [batch, backbone.output_dim].
 
     Args:
-        image_encoder: an `ImageEncoder` (or any layer from images to vectors).
-        **kwargs: standard layer arguments.
+        backbone: the image encoder applied to every frame (an `ImageEncoder`,
+            or any layer from images to vectors with an `output_dim`).
+        **kwargs: standard layer arguments (`trainable=False` freezes it).
 
     Example:
     >>> import numpy as np
@@ -81,30 +82,12 @@ class FramePoolingVideoEncoder(keras.layers.Layer):
     TensorShape([2, 16])
     """
 
-    def __init__(self, image_encoder, **kwargs):
-        super().__init__(**kwargs)
-        self.image_encoder = image_encoder
+    @property
+    def output_dim(self) -> int:
+        return self.backbone.output_dim
 
     def call(self, video, training=None):
         batch, frames = ops.shape(video)[0], ops.shape(video)[1]
         images = ops.reshape(video, (batch * frames, *video.shape[2:]))
-        vectors = self.image_encoder(images, training=training)
+        vectors = self.backbone(images, training=training)
         return ops.mean(ops.reshape(vectors, (batch, frames, vectors.shape[-1])), axis=1)
-
-    @property
-    def output_dim(self) -> int:
-        return self.image_encoder.output_dim
-
-    def get_config(self):
-        config = super().get_config()
-        config["image_encoder"] = keras.saving.serialize_keras_object(self.image_encoder)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["image_encoder"] = keras.saving.deserialize_keras_object(config["image_encoder"])
-        return cls(**config)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.output_dim)
