@@ -36,29 +36,46 @@ def bpr_triples(
         position = tf.minimum(position, tf.size(keys, out_type=position.dtype) - 1)
         return tf.equal(tf.gather(keys, position), query)
 
-    def add_negatives(batch, batch_seed):
-        # Stateless draws keyed by a per-batch seed: the same negatives whatever
-        # order the parallel map runs batches in.
-        user = tf.cast(batch["user_index"], tf.int64)
-        seeds = tf.stack([batch_seed, tf.zeros_like(batch_seed)])
+    def add_negatives(user, positive, batch_seed):
+        # Stateless draws keyed by (epoch seed, batch number): the same negatives
+        # whatever order the parallel map runs batches in.
+        user = tf.cast(user, tf.int64)
 
         def draw(round_):
             return tf.random.stateless_uniform(
-                tf.shape(user), seeds + [0, round_], 0, num_items, dtype=tf.int64
+                tf.shape(user), batch_seed + [0, round_ << 32], 0, num_items, dtype=tf.int64
             )
 
         negative = draw(0)
         for round_ in range(1, _RESAMPLING_ROUNDS + 1):
             negative = tf.where(is_positive(user, negative), draw(round_), negative)
         return {
-            "user_index": batch["user_index"],
-            "positive_item": batch["item_index"],
+            "user_index": tf.cast(user, tf.int32),
+            "positive_item": tf.cast(positive, tf.int32),
             "negative_item": tf.cast(negative, tf.int32),
         }
 
-    ds = tf.data.Dataset.from_tensor_slices({"user_index": users, "item_index": items})
-    ds = ds.shuffle(len(users), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    # One seed per batch, a new sequence each epoch, reproducible under `seed`.
-    batch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    ds = tf.data.Dataset.zip(ds, batch_seeds)
-    return ds.map(add_negatives, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # The epoch's order is one shuffled index vector cut into batches: shuffling
+    # whole index vectors is ~10× cheaper than a per-element shuffle buffer.
+    user_table, item_table = tf.constant(users), tf.constant(items)
+    count = len(users)
+    num_batches = -(-count // batch_size)
+
+    def epoch_batches(epoch_seed):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([epoch_seed, 0])
+        )
+
+        def batch(number):
+            chosen = order[number * batch_size : tf.minimum((number + 1) * batch_size, count)]
+            seed = tf.stack([epoch_seed, number + 1])
+            return add_negatives(tf.gather(user_table, chosen), tf.gather(item_table, chosen), seed)
+
+        return tf.data.Dataset.range(num_batches).map(
+            batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+
+    # A new epoch seed each time the dataset is iterated, reproducible under `seed`.
+    epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    ds = epoch_seeds.flat_map(epoch_batches)
+    return ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)

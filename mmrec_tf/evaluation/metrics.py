@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _hits(top_k: np.ndarray, relevant: list) -> np.ndarray:
+def hits_of(top_k: np.ndarray, relevant: list) -> np.ndarray:
     """[users, K] booleans: whether each recommended item is relevant."""
     top_k = np.asarray(top_k)
     sizes = [len(r) for r in relevant]
@@ -25,28 +25,49 @@ def _hits(top_k: np.ndarray, relevant: list) -> np.ndarray:
 
 def recall_at_k(top_k, relevant) -> np.ndarray:
     """Per user: relevant items in the top K / the user's number of relevant items."""
-    sizes = np.array([len(r) for r in relevant], float)
-    return _hits(top_k, relevant).sum(axis=1) / sizes
+    return recall_from_hits(hits_of(top_k, relevant), _sizes(relevant))
 
 
 def precision_at_k(top_k, relevant) -> np.ndarray:
     """Per user: relevant items in the top K / K."""
-    return _hits(top_k, relevant).mean(axis=1)
+    return precision_from_hits(hits_of(top_k, relevant))
 
 
 def hit_rate_at_k(top_k, relevant) -> np.ndarray:
     """Per user: 1 when at least one relevant item is in the top K."""
-    return _hits(top_k, relevant).any(axis=1).astype(float)
+    return hit_rate_from_hits(hits_of(top_k, relevant))
 
 
 def ndcg_at_k(top_k, relevant) -> np.ndarray:
     """Per user: binary-relevance NDCG, DCG = Σ_r rel_r / log2(r + 1) over ranks r = 1..K,
     divided by the DCG of an ideal list (min(|relevant|, K) hits first)."""
-    hits = _hits(top_k, relevant)
+    return ndcg_from_hits(hits_of(top_k, relevant), _sizes(relevant))
+
+
+# The same metrics from a [users, K] hit matrix, so that an evaluation over
+# several cut-offs finds the hits once (each K is a prefix of the columns).
+
+
+def recall_from_hits(hits: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    return hits.sum(axis=1) / sizes
+
+
+def precision_from_hits(hits: np.ndarray) -> np.ndarray:
+    return hits.mean(axis=1)
+
+
+def hit_rate_from_hits(hits: np.ndarray) -> np.ndarray:
+    return hits.any(axis=1).astype(float)
+
+
+def ndcg_from_hits(hits: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     discounts = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
-    dcg = (hits * discounts).sum(axis=1)
-    ideal = np.array([discounts[: min(len(r), hits.shape[1])].sum() for r in relevant])
-    return dcg / ideal
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])
+    return (hits * discounts).sum(axis=1) / ideal[np.minimum(sizes, hits.shape[1]).astype(int)]
+
+
+def _sizes(relevant) -> np.ndarray:
+    return np.array([len(r) for r in relevant], float)
 
 
 def catalogue_coverage(top_k, num_items: int) -> float:

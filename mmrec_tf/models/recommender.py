@@ -68,11 +68,34 @@ class Recommender(keras.Model):
         squared = y_pred["user_norm"] + y_pred["positive_item_norm"] + y_pred["negative_item_norm"]
         return loss + self.l2_regularization * ops.mean(squared) + sum(self.losses)
 
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        self._drop_scoring_function()
+
     def score_users(self, user_indices) -> np.ndarray:
-        """Scores [len(user_indices), num_items] for the whole catalogue (inference mode)."""
+        """Scores [len(user_indices), num_items] for the whole catalogue (inference mode).
+
+        Runs as one `tf.function`, XLA-compiled when the model was compiled
+        with `jit_compile=True`: evaluation calls this every epoch.
+        """
+        function = self.__dict__.get("_scoring_function")
+        if function is None:
+            import tensorflow as tf
+
+            function = tf.function(
+                self._score, jit_compile=bool(getattr(self, "jit_compile", False))
+            )
+            # Set past Keras' attribute tracking: a cache, not part of the model.
+            object.__setattr__(self, "_scoring_function", function)
+        indices = np.asarray(user_indices, np.int32)
+        return function(ops.convert_to_tensor(indices)).numpy()
+
+    def _score(self, user_indices):
         users, items = self.user_item_vectors(training=False)
-        chosen = ops.take(users, ops.convert_to_tensor(np.asarray(user_indices)), axis=0)
-        return ops.convert_to_numpy(ops.matmul(chosen, ops.transpose(items)))
+        return ops.matmul(ops.take(users, user_indices, axis=0), ops.transpose(items))
+
+    def _drop_scoring_function(self):
+        self.__dict__.pop("_scoring_function", None)
 
     def get_config(self):
         return {
