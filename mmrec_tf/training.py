@@ -18,6 +18,14 @@ DEMO_CONFIG = {
     "epochs": 100,
     "patience": 10,
 }
+# configs/demo-end-to-end.json: the builtin encoders inside the model, trained on raw files.
+END_TO_END_DEFAULTS = {
+    "modalities": None,
+    "image_size": [64, 64],
+    "video_frames": 8,
+    "video_size": [32, 32],
+    "text_length": 64,
+}
 DEFAULTS = {
     "model": "MultimodalRecommender",
     "options": {},
@@ -53,7 +61,23 @@ def load_features(dataset, features_dir: str | Path, modalities=None):
     return features, present
 
 
-def build_model(config: dict, dataset, features, present):
+def load_item_content(dataset, end_to_end: dict):
+    """Every item's decoded content at the sizes an `end_to_end` configuration asks for."""
+    from mmrec_tf.data import ItemContent, ItemLoader, TextOptions, VideoOptions
+    from mmrec_tf.data.image import ImageOptions
+
+    options = {**END_TO_END_DEFAULTS, **end_to_end}
+    loader = ItemLoader(
+        dataset,
+        options["modalities"],
+        text=TextOptions(sequence_length=options["text_length"]),
+        image=ImageOptions(size=tuple(options["image_size"])),
+        video=VideoOptions(num_frames=options["video_frames"], size=tuple(options["video_size"])),
+    )
+    return ItemContent.from_loader(loader)
+
+
+def build_model(config: dict, dataset, features, present, content=None):
     from mmrec_tf import models
 
     name, options = config["model"], dict(config["options"])
@@ -69,6 +93,11 @@ def build_model(config: dict, dataset, features, present):
     if name == "VBPR":
         stacked = np.concatenate([features[m] for m in sorted(features)], axis=1)
         return models.VBPR.from_features(dataset.num_users, stacked, **options)
+    if content is not None:
+        from mmrec_tf.encoders.extract import builtin_encoder
+
+        encoders = {m: builtin_encoder(m) for m in content.modalities}
+        return models.MultimodalRecommender.end_to_end(dataset, encoders, content, **options)
     return models.MultimodalRecommender.from_dataset(dataset, features, present, **options)
 
 
@@ -78,6 +107,10 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1):
     `out` gets `config.json` (the resolved configuration and paths),
     `model.keras` (the weights of the best validation epoch), `last.keras` and
     `state.json` (for `resume`), `log.csv` and `tensorboard/`.
+
+    A configuration with an `end_to_end` object (see `END_TO_END_DEFAULTS`)
+    trains a `MultimodalRecommender` with the builtin encoders inside it, on
+    the dataset's raw files (no `features_dir`).
     """
     import keras
 
@@ -92,11 +125,15 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1):
         )
     out.mkdir(parents=True, exist_ok=True)
     dataset = load_dataset(data)
+    end_to_end = config.get("end_to_end")
+    if end_to_end is not None and features_dir is not None:
+        raise ValueError("an end_to_end configuration encodes raw files: do not pass features")
     features, present = (
         ({}, {})
         if features_dir is None
         else load_features(dataset, features_dir, config["modalities"])
     )
+    content = None if end_to_end is None else load_item_content(dataset, end_to_end)
     keras.utils.set_random_seed(config["seed"])
     state_path = out / "state.json"
     initial_epoch = 0
@@ -104,7 +141,7 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1):
         model = keras.models.load_model(out / "last.keras")
         initial_epoch = json.loads(state_path.read_text())["epochs_done"]
     else:
-        model = build_model(config, dataset, features, present)
+        model = build_model(config, dataset, features, present, content)
     model.compile(
         optimizer=keras.optimizers.Adam(config["learning_rate"]), jit_compile=config["jit_compile"]
     )
@@ -120,7 +157,7 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1):
             self.model.save(out / "last.keras")
             state_path.write_text(json.dumps({"epochs_done": epoch + 1}))
 
-    evaluation = RankingEvaluation(dataset)
+    evaluation = RankingEvaluation(dataset, content=content)
     callbacks = [
         evaluation,
         keras.callbacks.ModelCheckpoint(
@@ -136,8 +173,9 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1):
         keras.callbacks.TensorBoard(out / "tensorboard"),
         SaveState(),
     ]
+    triples = bpr_triples(dataset, config["batch_size"], seed=config["seed"])
     model.fit(
-        bpr_triples(dataset, config["batch_size"], seed=config["seed"]),
+        triples if content is None else content.attach(triples),
         epochs=config["epochs"],
         initial_epoch=initial_epoch,
         callbacks=callbacks,

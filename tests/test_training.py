@@ -1,5 +1,6 @@
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,3 +106,28 @@ def test_demo_config_file_is_the_quickstart_configuration():
 
     shipped = Path(__file__).parent.parent / "configs" / "demo.json"
     assert json.loads(shipped.read_text()) == DEMO_CONFIG
+
+
+def test_end_to_end_configuration_trains_on_raw_files(demo_dir, demo_features, tmp_path):
+    shipped = json.loads(
+        (Path(__file__).parent.parent / "configs" / "demo-end-to-end.json").read_text()
+    )
+    # The shipped configuration, cut to one modality and two epochs for the test's time.
+    config = {**shipped, "epochs": 2, "options": {"embedding_dim": 8}}
+    config["end_to_end"] = {
+        **shipped["end_to_end"],
+        "modalities": ["image"],
+        "image_size": [16, 16],
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    run = tmp_path / "run"
+    args = ["train", "--data", str(demo_dir), "--config", str(path), "--out", str(run)]
+    assert main(args) == 0
+    assert main(["evaluate", "--run", str(run), "--split", "test"]) == 0
+    results = json.loads((run / "eval_test.json").read_text())
+    assert 0 < results["recall@20"] <= 1
+    with pytest.raises(ValueError, match="do not pass features"):
+        from mmrec_tf.training import train
+
+        train(demo_dir, path, tmp_path / "other", features_dir=demo_features)

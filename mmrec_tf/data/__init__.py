@@ -24,6 +24,7 @@ from mmrec_tf.data.graphs import (
     normalize_adjacency,
 )
 from mmrec_tf.data.image import ImageOptions, decode_image
+from mmrec_tf.data.item_content import ItemContent
 from mmrec_tf.data.loaders import ItemLoader, interactions_dataset
 from mmrec_tf.data.movielens import prepare_movielens_100k
 from mmrec_tf.data.paths import UnsafePathError, resolve_inside
@@ -52,6 +53,7 @@ __all__ = [
     "decode_wav",
     "generate_demo_dataset",
     "ImageOptions",
+    "ItemContent",
     "interaction_graph",
     "interactions_dataset",
     "ItemLoader",

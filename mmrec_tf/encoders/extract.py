@@ -23,6 +23,7 @@ from mmrec_tf.data import (
     load_dataset,
 )
 from mmrec_tf.encoder_specs import SPEC_HELP
+from mmrec_tf.encoders.inputs import encoder_inputs
 
 
 @dataclasses.dataclass
@@ -35,15 +36,14 @@ class FeatureExtractor:
     options: dict = dataclasses.field(default_factory=dict)
 
     def inputs(self, batch: dict):
-        if self.modality != "text":
-            return batch[self.modality]
-        if "text" in batch:
-            return batch["text"]
+        inputs = encoder_inputs(self.modality, batch)
+        if not isinstance(inputs, dict):
+            return inputs
         # Trailing padding changes nothing (masked attention, mean over real tokens):
         # cut it to the batch's longest text, which makes short texts much cheaper.
-        mask = batch["text_padding_mask"]
+        mask = inputs["padding_mask"]
         length = max(1, int(keras.ops.max(keras.ops.sum(keras.ops.cast(mask, "int32"), axis=1))))
-        return {"token_ids": batch["text_token_ids"][:, :length], "padding_mask": mask[:, :length]}
+        return {name: value[:, :length] for name, value in inputs.items()}
 
     def weights_sha256(self) -> str:
         digest = hashlib.sha256()
@@ -60,7 +60,7 @@ def build_extractor(spec: str, modality: str) -> FeatureExtractor:
         raise ValueError(f"modality must be one of {MODALITIES}. Received: {modality!r}")
     kind, _, argument = spec.partition(":")
     builders: dict[tuple[str, str | None], Callable] = {
-        ("builtin", None): lambda: _builtin(modality),
+        ("builtin", None): lambda: (builtin_encoder(modality), {}),
         ("minilm", "text"): lambda: _minilm(),
         ("mobilenet_v2", "image"): lambda: (encoders.mobilenet_v2_imagenet(), {}),
         ("i3d", "video"): lambda: (
@@ -88,17 +88,18 @@ def build_extractor(spec: str, modality: str) -> FeatureExtractor:
     return FeatureExtractor(spec, modality, encoder, options)
 
 
-def _builtin(modality):
+def builtin_encoder(modality: str) -> keras.layers.Layer:
+    """The small default encoder of `modality` (seeded: the same weights every time)."""
     from mmrec_tf import encoders
 
     keras.utils.set_random_seed(0)
     if modality == "text":
-        return encoders.TextEncoder.small(), {}
+        return encoders.TextEncoder.small()
     if modality == "image":
-        return encoders.ImageEncoder.small(), {}
+        return encoders.ImageEncoder.small()
     if modality == "audio":
-        return encoders.AudioEncoder.small_cnn(num_mel_bins=AudioOptions().num_mel_bins), {}
-    return encoders.FramePoolingVideoEncoder(encoders.ImageEncoder.small()), {}
+        return encoders.AudioEncoder.small_cnn(num_mel_bins=AudioOptions().num_mel_bins)
+    return encoders.FramePoolingVideoEncoder(encoders.ImageEncoder.small())
 
 
 def _minilm():

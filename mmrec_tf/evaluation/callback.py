@@ -20,20 +20,25 @@ class RankingEvaluation(keras.callbacks.Callback):
         ks: cut-offs. Defaults to (20,).
         every: int. Evaluate every this many epochs. Defaults to 1.
         mask: as in `evaluate_ranking`. Defaults to `"train+valid"`.
+        content: `ItemContent` of an end-to-end model: the whole catalogue is
+            re-encoded (`model.refresh_content`) before each evaluation.
     """
 
-    def __init__(self, dataset, split="valid", ks=(20,), every=1, mask="train+valid"):
+    def __init__(self, dataset, split="valid", ks=(20,), every=1, mask="train+valid", content=None):
         super().__init__()
         self.dataset = dataset
         self.split = split
         self.ks = tuple(ks)
         self.every = every
         self.mask = mask
+        self.content = content
         self.history: list[dict] = []
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
+        if self.content is not None:
+            self.model.refresh_content(self.content)
         results = evaluate_ranking(
             self.model.score_users,
             self.dataset,

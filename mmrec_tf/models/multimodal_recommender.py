@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from mmrec_tf.data.graphs import interaction_graph, knn_graph, normalize_adjacency
+from mmrec_tf.encoders.inputs import encoder_inputs
 from mmrec_tf.layers.concat_fusion import ConcatFusion
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
 from mmrec_tf.layers.stored_graph import StoredGraph
@@ -33,7 +34,19 @@ class MultimodalRecommender(Recommender):
     LATTICE and FREEDOM build), item ID embeddings also propagate over it.
     Scores are dot products; training is BPR (see `Recommender`).
 
-    Build it with `MultimodalRecommender.from_dataset(dataset, features)`.
+    Cached mode: `MultimodalRecommender.from_dataset(dataset, features)`, the
+    features extracted earlier by frozen encoders (`mmrec-tf extract-features`).
+
+    End-to-end mode: `MultimodalRecommender.end_to_end(dataset, encoders,
+    content)`, the encoders (any Keras layers, frozen or trainable) inside the
+    model and raw content in the training batches (`content.attach(triples)`,
+    see `mmrec_tf.data.ItemContent`). Each step encodes the batch's positive
+    and negative items, so gradients reach the encoders, and writes their
+    vectors into the model's table of every item's encoder output; the rest
+    of the catalogue (which the graph stage and the softmax loss need) comes
+    from that table. `refresh_content(content)` re-encodes the whole
+    catalogue: `RankingEvaluation(..., content=content)` does it before each
+    evaluation, and it must be done before serving.
 
     Args:
         num_users, num_items: int.
@@ -47,6 +60,18 @@ class MultimodalRecommender(Recommender):
         num_graph_edges: int. Edges of the user-item graph (set by `from_dataset`).
         num_item_graph_edges: int. Edges of the item-item graph; 0 for none.
         l2_regularization: float. Defaults to 1e-4.
+        encoders: dict of modality name to an encoder layer (end-to-end mode).
+            Defaults to None (cached mode).
+
+    Example (cached mode, random features):
+    ```python
+    dataset = mmrec_tf.data.load_dataset(mmrec_tf.data.generate_demo_dataset("demo"))
+    features = {"text": np.random.rand(dataset.num_items, 8)}
+    model = MultimodalRecommender.from_dataset(dataset, features, embedding_dim=16)
+    model.compile(optimizer="adam", jit_compile=True)
+    model.fit(mmrec_tf.data.bpr_triples(dataset, 256, seed=0), epochs=1, verbose=0)
+    model.score_users([0, 1]).shape  # (2, 200)
+    ```
     """
 
     def __init__(
@@ -63,6 +88,7 @@ class MultimodalRecommender(Recommender):
         num_graph_edges=0,
         num_item_graph_edges=0,
         l2_regularization=1e-4,
+        encoders=None,
         **kwargs,
     ):
         super().__init__(num_users, num_items, l2_regularization, **kwargs)
@@ -82,6 +108,12 @@ class MultimodalRecommender(Recommender):
         self.num_graph_edges = num_graph_edges
         self.num_item_graph_edges = num_item_graph_edges
         self.modalities = sorted(self.feature_dims)
+        self.encoders = dict(encoders or {})
+        if set(self.encoders) - set(self.modalities):
+            raise ValueError(
+                f"encoders {sorted(self.encoders)} must be for modalities of feature_dims "
+                f"{self.modalities}"
+            )
         self.features, self.present, self.projections = {}, {}, {}
         for m in self.modalities:
             self.features[m] = self.add_weight(
@@ -174,9 +206,56 @@ class MultimodalRecommender(Recommender):
             model.item_graph = StoredGraph.from_sparse(item_graph, name="item_graph")
         return model
 
-    def content_vectors(self, training=None):
-        """[num_items, embedding_dim] from the items' modalities (zeros without content)."""
-        tokens = ops.stack([self.projections[m](self.features[m]) for m in self.modalities], axis=1)
+    @classmethod
+    def end_to_end(cls, dataset, encoders: dict, content, *, batch_size: int = 256, **kwargs):
+        """The model with `encoders` inside, for training on raw content.
+
+        `content` (`mmrec_tf.data.ItemContent`) is every item's decoded
+        content; the encoders' first outputs over it fill the table of encoder
+        outputs (and build the item-item graph when `item_graph_k > 0`).
+        """
+        missing = sorted(set(encoders) - set(content.modalities))
+        if missing:
+            raise ValueError(f"no content for the encoders of {missing}: {content.modalities} only")
+        if content.num_items != dataset.num_items:
+            raise ValueError(
+                f"content has {content.num_items} items, the dataset {dataset.num_items}"
+            )
+        features = _encode_all(encoders, content, batch_size)
+        present = {m: flags for m, flags in content.present().items() if m in encoders}
+        return cls.from_dataset(dataset, features, present, encoders=encoders, **kwargs)
+
+    def refresh_content(self, content, batch_size: int = 256):
+        """Re-encodes every item's content into the table of encoder outputs."""
+        for modality, values in _encode_all(self.encoders, content, batch_size).items():
+            self.features[modality].assign(values)
+
+    def batch_vectors(self, inputs, training=None):
+        if not self.encoders or "content" not in inputs:
+            return self.user_item_vectors(training=training)
+        content = inputs["content"]
+        index = ops.expand_dims(ops.cast(content["item_index"], "int32"), -1)
+        tables = {}
+        for modality, encoder in self.encoders.items():
+            fresh = encoder(encoder_inputs(modality, content), training=training)
+            fresh = ops.cast(fresh, "float32")
+            stored = ops.convert_to_tensor(self.features[modality])
+            if training:
+                # The table follows the encoder as it trains.
+                self.features[modality].assign(
+                    ops.scatter_update(stored, index, ops.stop_gradient(fresh))
+                )
+            # Gradients reach the encoder through this batch's items only.
+            tables[modality] = ops.scatter_update(ops.stop_gradient(stored), index, fresh)
+        return self.user_item_vectors(training=training, features=tables)
+
+    def content_vectors(self, training=None, features=None):
+        """[num_items, embedding_dim] from the items' modalities (zeros without content).
+
+        `features` replaces the stored features of the modalities it has.
+        """
+        features = {m: self.features[m] for m in self.modalities} | (features or {})
+        tokens = ops.stack([self.projections[m](features[m]) for m in self.modalities], axis=1)
         mask = ops.stack([ops.cast(self.present[m], "bool") for m in self.modalities], axis=1)
         if self.use_self_attention:
             tokens = self.attention(tokens, mask=mask, training=training)
@@ -187,8 +266,8 @@ class MultimodalRecommender(Recommender):
         weights = ops.cast(mask, tokens.dtype)[..., None]
         return ops.sum(tokens * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
 
-    def user_item_vectors(self, training=None):
-        items = self.content_vectors(training) if self.modalities else 0.0
+    def user_item_vectors(self, training=None, features=None):
+        items = self.content_vectors(training, features) if self.modalities else 0.0
         if self.use_ids:
             items = items + self.item_embedding
         users = self.user_embedding
@@ -212,5 +291,27 @@ class MultimodalRecommender(Recommender):
             "num_graph_layers": self.num_graph_layers,
             "num_graph_edges": self.num_graph_edges,
             "num_item_graph_edges": self.num_item_graph_edges,
+            "encoders": {
+                m: keras.saving.serialize_keras_object(e) for m, e in self.encoders.items()
+            },
             **super().get_config(),
         }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoders"] = {
+            m: keras.saving.deserialize_keras_object(e)
+            for m, e in config.get("encoders", {}).items()
+        }
+        return cls(**config)
+
+
+def _encode_all(encoders: dict, content, batch_size: int) -> dict[str, np.ndarray]:
+    """Each encoder's output for every item, in item order (inference mode)."""
+    outputs = {m: [] for m in encoders}
+    for batch in content.batches(batch_size):
+        for modality, encoder in encoders.items():
+            vectors = encoder(encoder_inputs(modality, batch), training=False)
+            outputs[modality].append(ops.convert_to_numpy(ops.cast(vectors, "float32")))
+    return {m: np.concatenate(parts) for m, parts in outputs.items()}

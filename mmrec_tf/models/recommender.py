@@ -40,8 +40,13 @@ class Recommender(keras.Model):
     def user_item_vectors(self, training=None):
         raise NotImplementedError
 
+    def batch_vectors(self, inputs, training=None):
+        """User and item vectors for a training or scoring batch; subclasses whose
+        vectors depend on the batch (content encoded in the step) override it."""
+        return self.user_item_vectors(training=training)
+
     def call(self, inputs, training=None):
-        users, items = self.user_item_vectors(training=training)
+        users, items = self.batch_vectors(inputs, training=training)
         user = ops.take(users, inputs["user_index"], axis=0)
         scores = {}
         for key in ("positive_item", "negative_item", "item_index"):
@@ -68,25 +73,21 @@ class Recommender(keras.Model):
         squared = y_pred["user_norm"] + y_pred["positive_item_norm"] + y_pred["negative_item_norm"]
         return loss + self.l2_regularization * ops.mean(squared) + sum(self.losses)
 
-    def compile(self, *args, **kwargs):
-        super().compile(*args, **kwargs)
-        self._drop_scoring_function()
-
     def score_users(self, user_indices) -> np.ndarray:
         """Scores [len(user_indices), num_items] for the whole catalogue (inference mode).
 
         Runs as one `tf.function`, XLA-compiled when the model was compiled
         with `jit_compile=True`: evaluation calls this every epoch.
         """
-        function = self.__dict__.get("_scoring_function")
-        if function is None:
+        jit_compile = bool(getattr(self, "jit_compile", False))
+        cached = self.__dict__.get("_scoring_function")
+        if cached is None or cached[0] != jit_compile:
             import tensorflow as tf
 
-            function = tf.function(
-                self._score, jit_compile=bool(getattr(self, "jit_compile", False))
-            )
+            cached = (jit_compile, tf.function(self._score, jit_compile=jit_compile))
             # Set past Keras' attribute tracking: a cache, not part of the model.
-            object.__setattr__(self, "_scoring_function", function)
+            object.__setattr__(self, "_scoring_function", cached)
+        function = cached[1]
         indices = np.asarray(user_indices, np.int32)
         return function(ops.convert_to_tensor(indices)).numpy()
 
@@ -94,13 +95,12 @@ class Recommender(keras.Model):
         users, items = self.user_item_vectors(training=False)
         return ops.matmul(ops.take(users, user_indices, axis=0), ops.transpose(items))
 
-    def _drop_scoring_function(self):
-        self.__dict__.pop("_scoring_function", None)
-
     def get_config(self):
         return {
             "num_users": self.num_users,
             "num_items": self.num_items,
             "l2_regularization": self.l2_regularization,
+            "loss": self.loss_name,
+            "temperature": self.temperature,
             **super().get_config(),
         }

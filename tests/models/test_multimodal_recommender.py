@@ -89,3 +89,88 @@ def test_invalid_configurations(demo):
         MultimodalRecommender.from_dataset(dataset, features, fusion="sum")
     with pytest.raises(ValueError, match="needs use_ids=True"):
         MultimodalRecommender.from_dataset(dataset, {}, use_ids=False)
+
+
+@pytest.fixture(scope="module")
+def demo_content(demo_dir):
+    from mmrec_tf.data import ImageOptions, ItemContent, ItemLoader, TextOptions
+
+    dataset = load_dataset(demo_dir)
+    loader = ItemLoader(
+        dataset,
+        ["text", "image"],
+        text=TextOptions(sequence_length=16, hash_buckets=1000),
+        image=ImageOptions(size=(16, 16)),
+    )
+    return dataset, ItemContent.from_loader(loader)
+
+
+def _tiny_encoders():
+    from mmrec_tf.encoders import ImageEncoder, TextEncoder
+
+    keras.utils.set_random_seed(0)
+    return {
+        "image": ImageEncoder.small(output_dim=8, widths=(4, 8)),
+        "text": TextEncoder.small(
+            vocabulary_size=1000, sequence_length=16, hidden_dim=16, num_layers=1
+        ),
+    }
+
+
+def test_end_to_end_trains_the_encoders_and_reloads(demo_content, tmp_path):
+    from mmrec_tf.evaluation import RankingEvaluation
+    from mmrec_tf.models import MostPopular
+
+    dataset, content = demo_content
+    model = MultimodalRecommender.end_to_end(
+        dataset, _tiny_encoders(), content, embedding_dim=16, num_graph_layers=0, use_ids=False
+    )
+    image_encoder = model.encoders["image"]
+    kernels_before = [w.numpy().copy() for w in image_encoder.trainable_weights]
+    # The table starts as the encoders' outputs over every item.
+    np.testing.assert_allclose(
+        model.features["image"].numpy(),
+        image_encoder(content.arrays["image"], training=False).numpy(),
+        atol=1e-5,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=True)
+    evaluation = RankingEvaluation(dataset, content=content)
+    model.fit(
+        content.attach(bpr_triples(dataset, 256, seed=0)),
+        epochs=8,
+        callbacks=[evaluation],
+        verbose=0,
+    )
+    changed = [
+        not np.allclose(before, after.numpy())
+        for before, after in zip(kernels_before, image_encoder.trainable_weights, strict=True)
+    ]
+    assert all(changed), "gradients did not reach the image encoder"
+    # After the last evaluation's refresh the table is the trained encoders' outputs.
+    np.testing.assert_allclose(
+        model.features["image"].numpy(),
+        image_encoder(content.arrays["image"], training=False).numpy(),
+        atol=1e-4,
+    )
+    popular = evaluate_ranking(MostPopular.from_dataset(dataset).score_users, dataset, "valid")
+    assert evaluation.history[-1]["recall@20"] > popular["recall@20"]
+
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(
+        reloaded.score_users(np.arange(5)), model.score_users(np.arange(5)), atol=1e-5
+    )
+    reloaded.refresh_content(content)
+    np.testing.assert_allclose(
+        reloaded.score_users(np.arange(5)), model.score_users(np.arange(5)), atol=1e-4
+    )
+
+
+def test_end_to_end_needs_content_for_each_encoder(demo_content):
+    from mmrec_tf.encoders import AudioEncoder
+
+    dataset, content = demo_content
+    with pytest.raises(ValueError, match=r"no content for the encoders of \['audio'\]"):
+        MultimodalRecommender.end_to_end(
+            dataset, {"audio": AudioEncoder.small_cnn(output_dim=4)}, content
+        )
