@@ -26,3 +26,14 @@ def test_readme_layers_example_runs():
     assert namespace["alpha"].shape == (32, 4, 4, 4)
     assert namespace["item_vectors"].shape == (32, 64)
     assert namespace["nodes"].shape == (34, 64)
+
+
+def test_readme_recommender_example_runs(demo_dir, tmp_path, monkeypatch):
+    code = _examples()[2]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "demo").symlink_to(demo_dir, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    assert 0 <= namespace["metrics"]["recall@20"] <= 1
+    assert (tmp_path / "demo.keras").is_file()
