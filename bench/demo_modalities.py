@@ -4,8 +4,10 @@ Usage: python bench/demo_modalities.py [--seeds 0 1 2] [--fusion attention]
 
 Generates the demo dataset, extracts features with the builtin encoders
 (small, untrained: `mmrec-tf extract-features --encoder builtin`), and trains
-`MultimodalRecommender` (configs/demo.json, without ID embeddings so that only
-content can explain preferences) on all four modalities, on each alone and on
+`MultimodalRecommender` (configs/demo.json) on content alone: no ID embeddings
+and no graph stage, whose collaborative signal would let a model do well with
+any content, standardised features (the untrained encoders' outputs differ
+between items by a fraction of a percent). All four modalities, each alone and
 all but one; reports test Recall@20 (mean ± std over seeds).
 """
 
@@ -59,8 +61,13 @@ def main(argv=None) -> int:
                     dataset,
                     {m: features[m] for m in chosen},
                     {m: present[m] for m in chosen},
-                    use_ids=False,
-                    **{**DEMO_CONFIG["options"], "item_graph_k": 0},
+                    **{
+                        **DEMO_CONFIG["options"],
+                        "use_ids": False,
+                        "num_graph_layers": 0,
+                        "item_graph_k": 0,
+                        "standardize_features": True,
+                    },
                 )
                 model.compile(
                     optimizer=keras.optimizers.Adam(DEMO_CONFIG["learning_rate"]), jit_compile=True

@@ -50,8 +50,8 @@ def evaluate_ranking(
     if split not in ("valid", "test"):
         raise ValueError(f"split must be 'valid' or 'test'. Received: split={split!r}")
     seen_splits = ["train"] + (["valid"] if mask == "train+valid" and split == "test" else [])
-    seen_users, seen_items = _pairs(dataset, seen_splits)
-    held_users, held_items = _pairs(dataset, [split])
+    seen_users, seen_items = interaction_pairs(dataset, seen_splits)
+    held_users, held_items = interaction_pairs(dataset, [split])
     users = np.unique(held_users)
     if len(users) == 0:
         raise ValueError(f"no user has {split} interactions")
@@ -83,13 +83,14 @@ def evaluate_ranking(
 
 def item_popularity(dataset: MultimodalDataset) -> np.ndarray:
     """Share of users who interacted with each item in training (at least 1/num_users)."""
-    _, items = _pairs(dataset, ["train"])
+    _, items = interaction_pairs(dataset, ["train"])
     counts = np.bincount(items, minlength=dataset.num_items)
     return np.maximum(counts, 1) / dataset.num_users
 
 
-def _pairs(dataset, splits) -> tuple[np.ndarray, np.ndarray]:
-    """(users, items) of the interactions in `splits`, without repeats, sorted by user."""
+def interaction_pairs(dataset, splits) -> tuple[np.ndarray, np.ndarray]:
+    """(users, items) of the interactions in `splits`, without repeats, sorted by user
+    then item."""
     # One int64 key per pair, sorted, repeats dropped: much faster than unique(axis=1).
     keys = np.sort(
         np.concatenate(

@@ -62,6 +62,12 @@ class MultimodalRecommender(Recommender):
         l2_regularization: float. Defaults to 1e-4.
         encoders: dict of modality name to an encoder layer (end-to-end mode).
             Defaults to None (cached mode).
+        standardize_features: bool. Standardise each feature dimension (mean 0,
+            variance 1 over the items that have the modality, as
+            `from_dataset` measures them) before the projection. Untrained
+            encoders give features that differ between items by a fraction of
+            a percent; standardising lets the projection see those
+            differences. Defaults to False.
 
     Example (cached mode, random features):
     ```python
@@ -89,6 +95,7 @@ class MultimodalRecommender(Recommender):
         num_item_graph_edges=0,
         l2_regularization=1e-4,
         encoders=None,
+        standardize_features=False,
         **kwargs,
     ):
         super().__init__(num_users, num_items, l2_regularization, **kwargs)
@@ -114,7 +121,9 @@ class MultimodalRecommender(Recommender):
                 f"encoders {sorted(self.encoders)} must be for modalities of feature_dims "
                 f"{self.modalities}"
             )
+        self.standardize_features = standardize_features
         self.features, self.present, self.projections = {}, {}, {}
+        self.feature_mean, self.feature_scale = {}, {}
         for m in self.modalities:
             self.features[m] = self.add_weight(
                 shape=(num_items, self.feature_dims[m]),
@@ -125,6 +134,19 @@ class MultimodalRecommender(Recommender):
             self.present[m] = self.add_weight(
                 shape=(num_items,), trainable=False, initializer="ones", name=f"{m}_present"
             )
+            if standardize_features:
+                self.feature_mean[m] = self.add_weight(
+                    shape=(self.feature_dims[m],),
+                    trainable=False,
+                    initializer="zeros",
+                    name=f"{m}_feature_mean",
+                )
+                self.feature_scale[m] = self.add_weight(
+                    shape=(self.feature_dims[m],),
+                    trainable=False,
+                    initializer="ones",
+                    name=f"{m}_feature_scale",
+                )
             self.projections[m] = keras.layers.Dense(embedding_dim, name=f"{m}_projection")
             self.projections[m].build((None, self.feature_dims[m]))
         # Sublayers are built here, so that a saved model's weights have somewhere to load.
@@ -200,6 +222,12 @@ class MultimodalRecommender(Recommender):
         for m, f in features.items():
             model.features[m].assign(np.asarray(f, np.float32))
             model.present[m].assign(np.asarray(present[m], np.float32))
+            if model.standardize_features:
+                observed = np.asarray(f, np.float64)[np.asarray(present[m], bool)]
+                if len(observed):
+                    model.feature_mean[m].assign(observed.mean(axis=0).astype(np.float32))
+                    scale = 1.0 / np.maximum(observed.std(axis=0), 1e-6)
+                    model.feature_scale[m].assign(scale.astype(np.float32))
         if num_graph_layers:
             model.graph = StoredGraph.from_sparse(graph, name="graph")
         if item_graph is not None:
@@ -255,6 +283,10 @@ class MultimodalRecommender(Recommender):
         `features` replaces the stored features of the modalities it has.
         """
         features = {m: self.features[m] for m in self.modalities} | (features or {})
+        if self.standardize_features:
+            features = {
+                m: (f - self.feature_mean[m]) * self.feature_scale[m] for m, f in features.items()
+            }
         tokens = ops.stack([self.projections[m](features[m]) for m in self.modalities], axis=1)
         mask = ops.stack([ops.cast(self.present[m], "bool") for m in self.modalities], axis=1)
         if self.use_self_attention:
@@ -291,6 +323,7 @@ class MultimodalRecommender(Recommender):
             "num_graph_layers": self.num_graph_layers,
             "num_graph_edges": self.num_graph_edges,
             "num_item_graph_edges": self.num_item_graph_edges,
+            "standardize_features": self.standardize_features,
             "encoders": {
                 m: keras.saving.serialize_keras_object(e) for m, e in self.encoders.items()
             },

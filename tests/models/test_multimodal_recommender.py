@@ -60,6 +60,24 @@ def test_missing_modalities_are_masked(demo):
     np.testing.assert_allclose(model.content_vectors().numpy(), before, atol=1e-5)
 
 
+def test_standardized_features_match_a_numpy_reference(demo):
+    dataset, features, present = demo
+    noisy = {m: (0.1 * f + 1.0).astype(np.float32) for m, f in features.items()}
+    keras.utils.set_random_seed(0)
+    model = MultimodalRecommender.from_dataset(
+        dataset, noisy, present, embedding_dim=8, standardize_features=True
+    )
+    reference = {}
+    for m, f in noisy.items():
+        observed = f[present[m]]
+        reference[m] = (f - observed.mean(axis=0)) / np.maximum(observed.std(axis=0), 1e-6)
+    keras.utils.set_random_seed(0)
+    plain = MultimodalRecommender.from_dataset(dataset, reference, present, embedding_dim=8)
+    np.testing.assert_allclose(
+        model.content_vectors().numpy(), plain.content_vectors().numpy(), atol=1e-4
+    )
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -67,6 +85,7 @@ def test_missing_modalities_are_masked(demo):
         {"fusion": "concat", "use_self_attention": False},
         {"fusion": "weighted_average", "num_heads": 2},
         {"use_ids": False},
+        {"standardize_features": True},
     ],
 )
 def test_variants_train_with_xla_and_reload(demo, options, tmp_path):

@@ -1,0 +1,5 @@
+"""Exporting a trained recommender as a self-contained SavedModel that serves recommendations."""
+
+from mmrec_tf.serving.export import export_recommender
+
+__all__ = ["export_recommender"]

@@ -1,0 +1,145 @@
+"""A trained recommender as a SavedModel: `recommend`, `score`, string ids, seen items inside."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from mmrec_tf.data.dataset import MultimodalDataset
+
+
+class ServingTables(tf.Module):
+    """What serving needs, as variables and lookup tables of the SavedModel.
+
+    User and item vectors are computed once at export (graph propagation,
+    cross-modal attention and fusion are done by then), so `recommend` is one
+    matrix product and a top-K. Seen items are a CSR table: user u's items are
+    `seen_items[seen_row_splits[u]:seen_row_splits[u + 1]]`.
+    """
+
+    def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity):
+        super().__init__(name="serving_tables")
+        self.user_lookup = _id_lookup(user_ids)
+        self.item_lookup = _id_lookup(item_ids)
+        self.item_ids = tf.Variable(np.asarray(item_ids, object), trainable=False, name="item_ids")
+        self.user_vectors = tf.Variable(user_vectors, trainable=False, name="user_vectors")
+        self.item_vectors = tf.Variable(item_vectors, trainable=False, name="item_vectors")
+        row_splits, items = seen
+        self.seen_row_splits = tf.Variable(row_splits, trainable=False, name="seen_row_splits")
+        self.seen_items = tf.Variable(items, trainable=False, name="seen_items")
+        self.popularity = tf.Variable(popularity, trainable=False, name="popularity")
+
+    def recommend(self, user_id, k):
+        index = self.user_lookup.lookup(user_id)
+        known = index >= 0
+        index = tf.maximum(index, 0)
+        scores = tf.matmul(tf.gather(self.user_vectors, index), self.item_vectors, transpose_b=True)
+        starts = tf.gather(self.seen_row_splits, index)
+        ends = tf.gather(self.seen_row_splits, index + 1)
+        positions = tf.ragged.range(starts, ends)
+        rows = tf.cast(positions.value_rowids(), tf.int32)
+        seen = tf.gather(self.seen_items, positions.flat_values)
+        scores = tf.tensor_scatter_nd_update(
+            scores,
+            tf.stack([rows, seen], axis=1),
+            tf.fill(tf.shape(rows), tf.constant(-np.inf, tf.float32)),
+        )
+        # An unknown user gets the most popular items, scored by their popularity.
+        scores = tf.where(known[:, None], scores, self.popularity[None, :])
+        k = tf.minimum(k, tf.shape(self.item_vectors)[0])
+        top = tf.math.top_k(scores, k)
+        return {"item_id": tf.gather(self.item_ids, top.indices), "score": top.values}
+
+    def score(self, user_id, item_id):
+        users = self.user_lookup.lookup(user_id)
+        items = self.item_lookup.lookup(item_id)
+        scores = tf.reduce_sum(
+            tf.gather(self.user_vectors, tf.maximum(users, 0))
+            * tf.gather(self.item_vectors, tf.maximum(items, 0)),
+            axis=-1,
+        )
+        unknown = (users < 0) | (items < 0)
+        return tf.where(unknown, tf.constant(np.nan, tf.float32), scores)
+
+
+def export_recommender(
+    model,
+    dataset: MultimodalDataset,
+    path: str | os.PathLike,
+    *,
+    seen_splits: Sequence[str] = ("train",),
+) -> Path:
+    """Writes `model` (a trained `Recommender`) as a SavedModel at `path`.
+
+    Signatures (`serving_default` is `recommend`):
+
+    * `recommend(user_id: string [B], k: int32 scalar)` → `item_id` string
+      [B, k'] and `score` float32 [B, k'], k' = min(k, catalogue size): the
+      best items over the whole catalogue, leaving out the items the user
+      interacted with in `seen_splits`. A user id the dataset does not have
+      gets the most popular items of the training split, `score` being their
+      share of training users. A user who has seen nearly everything gets the
+      seen items last, with score -inf.
+    * `score(user_id: string [B], item_id: string [B])` → float32 [B]: the
+      model's score; NaN where the user or the item is unknown.
+
+    Ids, user and item vectors and the seen-items table live in the
+    SavedModel: serving reads nothing else, and needs TensorFlow only (no
+    mmrec_tf). `path` must not exist or be empty; the SavedModel is written
+    beside it and renamed into place.
+    """
+    import keras
+
+    from mmrec_tf.data.writing import new_output_dir
+    from mmrec_tf.evaluation.protocol import interaction_pairs, item_popularity
+
+    users, items = model.user_item_vectors(training=False)
+    users, items = keras.ops.convert_to_numpy(users), keras.ops.convert_to_numpy(items)
+    if users.shape[0] != dataset.num_users or items.shape[0] != dataset.num_items:
+        raise ValueError(
+            f"the model has {users.shape[0]} users and {items.shape[0]} items, the dataset "
+            f"{dataset.num_users} and {dataset.num_items}: export with the dataset it was "
+            "trained on"
+        )
+    seen_users, seen_items = interaction_pairs(dataset, list(seen_splits))
+    row_splits = np.searchsorted(seen_users, np.arange(dataset.num_users + 1)).astype(np.int64)
+    tables = ServingTables(
+        dataset.user_ids,
+        dataset.item_ids,
+        users.astype(np.float32),
+        items.astype(np.float32),
+        (row_splits, seen_items.astype(np.int32)),
+        item_popularity(dataset).astype(np.float32),
+    )
+    archive = keras.export.ExportArchive()
+    archive.track(tables)
+    archive.add_endpoint(
+        "recommend",
+        tables.recommend,
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="user_id"),
+            tf.TensorSpec([], tf.int32, name="k"),
+        ],
+    )
+    archive.add_endpoint(
+        "score",
+        tables.score,
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="user_id"),
+            tf.TensorSpec([None], tf.string, name="item_id"),
+        ],
+    )
+    with new_output_dir(path) as staging:
+        archive.write_out(str(staging), verbose=False)
+    return Path(path)
+
+
+def _id_lookup(ids) -> tf.lookup.StaticHashTable:
+    """String id → row index; -1 for an id not in `ids`."""
+    keys = tf.constant(list(ids), tf.string)
+    values = tf.range(len(ids), dtype=tf.int32)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)
