@@ -157,6 +157,31 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=_evaluate)
 
+    export = commands.add_parser(
+        "export",
+        help="export a trained recommender as a SavedModel that serves recommendations",
+        description="Write a SavedModel with the signatures recommend (serving_default), "
+        "score and title; ids, vectors and each user's training items live inside it, so "
+        "serving needs TensorFlow only.",
+    )
+    export.add_argument("--model", type=Path, required=True, help="a checkpoint (RUN/model.keras)")
+    export.add_argument("--out", type=Path, required=True, help="the SavedModel directory")
+    export.add_argument(
+        "--data", type=Path, help="the dataset it was trained on (default: from RUN/config.json)"
+    )
+    export.set_defaults(handler=_export)
+
+    recommend = commands.add_parser(
+        "recommend",
+        help="print a user's top K from an exported SavedModel",
+        description="Load a SavedModel written by `mmrec-tf export` and print the user's top K "
+        "items (title and score). An unknown user gets the most popular items.",
+    )
+    recommend.add_argument("--model", type=Path, required=True, help="the SavedModel directory")
+    recommend.add_argument("--user", required=True, help="a user id")
+    recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    recommend.set_defaults(handler=_recommend)
+
     quickstart = commands.add_parser(
         "quickstart",
         help="demo data to a trained, evaluated recommender",
@@ -236,6 +261,45 @@ def _evaluate(args) -> int:
     for name, value in results.items():
         print(f"{name:>14}  {value:.4f}")
     print(f"wrote {args.run / f'eval_{args.split}.json'}")
+    return 0
+
+
+def _export(args) -> int:
+    import json
+
+    import keras
+
+    from mmrec_tf.data import load_dataset
+    from mmrec_tf.serving import export_recommender
+
+    data = args.data
+    if data is None:
+        config = args.model.parent / "config.json"
+        if not config.is_file():
+            raise FileNotFoundError(f"{config} not found: pass --data, the training dataset")
+        data = json.loads(config.read_text())["data"]
+    if not args.model.is_file():
+        raise FileNotFoundError(f"{args.model} not found")
+    model = keras.models.load_model(args.model)
+    path = export_recommender(model, load_dataset(data), args.out)
+    print(f"exported to {path}")
+    return 0
+
+
+def _recommend(args) -> int:
+    import tensorflow as tf
+
+    if args.k < 1:
+        raise ValueError(f"-k must be at least 1. Received: {args.k}")
+    if not (args.model / "saved_model.pb").is_file():
+        raise FileNotFoundError(f"{args.model} is not a SavedModel: run `mmrec-tf export` first")
+    served = tf.saved_model.load(str(args.model))
+    out = served.recommend(tf.constant([args.user]), tf.constant(args.k, tf.int32))
+    titles = served.title(out["item_id"][0]).numpy()
+    for rank, (item, title, score) in enumerate(
+        zip(out["item_id"][0].numpy(), titles, out["score"][0].numpy(), strict=True), 1
+    ):
+        print(f"{rank:>3}  {score:9.4f}  {item.decode()}  {title.decode()}")
     return 0
 
 

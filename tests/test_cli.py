@@ -82,7 +82,21 @@ def test_prepare_movielens_from_source(ml100k_mm_source, tmp_path, capsys):
     assert (out / "items.csv").is_file() and len(list((out / "posters").iterdir())) == 1623
 
 
-@pytest.mark.parametrize("command", [[], ["demo-data"], ["prepare"], ["validate"], ["quickstart"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["demo-data"],
+        ["prepare"],
+        ["validate"],
+        ["extract-features"],
+        ["train"],
+        ["evaluate"],
+        ["export"],
+        ["recommend"],
+        ["quickstart"],
+    ],
+)
 def test_every_command_has_help(command):
     result = subprocess.run(
         [sys.executable, "-m", "mmrec_tf.cli", *command, "--help"],

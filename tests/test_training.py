@@ -76,6 +76,17 @@ def test_train_evaluate_and_resume(demo_dir, demo_features, tmp_path, capsys):
     assert 0 <= results["recall@20"] <= 1 and np.isfinite(results["novelty@20"])
     assert "recall@20" in capsys.readouterr().out
 
+    saved = tmp_path / "saved"
+    assert main(["export", "--model", str(run / "model.keras"), "--out", str(saved)]) == 0
+    assert main(["export", "--model", str(run / "model.keras"), "--out", str(saved)]) == 2
+    capsys.readouterr()
+    assert main(["recommend", "--model", str(saved), "--user", "user0001", "-k", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].split()[0] == "1"
+    assert all("Demo item" in line for line in lines)  # the title column
+    assert main(["recommend", "--model", str(run), "--user", "user0001"]) == 2
+    assert "run `mmrec-tf export` first" in capsys.readouterr().err
+
 
 def test_features_must_match_the_dataset(demo_dir, demo_features, tmp_path, make_dataset):
     other = make_dataset([{"item_id": "x", "text": "t"}])

@@ -21,7 +21,7 @@ class ServingTables(tf.Module):
     `seen_items[seen_row_splits[u]:seen_row_splits[u + 1]]`.
     """
 
-    def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity):
+    def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity, titles):
         super().__init__(name="serving_tables")
         self.user_lookup = _id_lookup(user_ids)
         self.item_lookup = _id_lookup(item_ids)
@@ -32,6 +32,7 @@ class ServingTables(tf.Module):
         self.seen_row_splits = tf.Variable(row_splits, trainable=False, name="seen_row_splits")
         self.seen_items = tf.Variable(items, trainable=False, name="seen_items")
         self.popularity = tf.Variable(popularity, trainable=False, name="popularity")
+        self.item_titles = tf.Variable(np.asarray(titles, object), trainable=False, name="titles")
 
     def recommend(self, user_id, k):
         index = self.user_lookup.lookup(user_id)
@@ -65,6 +66,10 @@ class ServingTables(tf.Module):
         unknown = (users < 0) | (items < 0)
         return tf.where(unknown, tf.constant(np.nan, tf.float32), scores)
 
+    def title(self, item_id):
+        items = self.item_lookup.lookup(item_id)
+        return tf.where(items >= 0, tf.gather(self.item_titles, tf.maximum(items, 0)), "")
+
 
 def export_recommender(
     model,
@@ -86,6 +91,8 @@ def export_recommender(
       seen items last, with score -inf.
     * `score(user_id: string [B], item_id: string [B])` → float32 [B]: the
       model's score; NaN where the user or the item is unknown.
+    * `title(item_id: string [B])` → string [B]: the item's `title` metadata
+      column (the item id when the dataset has none); "" for an unknown id.
 
     Ids, user and item vectors and the seen-items table live in the
     SavedModel: serving reads nothing else, and needs TensorFlow only (no
@@ -114,6 +121,7 @@ def export_recommender(
         items.astype(np.float32),
         (row_splits, seen_items.astype(np.int32)),
         item_popularity(dataset).astype(np.float32),
+        dataset.metadata.get("title", dataset.item_ids),
     )
     archive = keras.export.ExportArchive()
     archive.track(tables)
@@ -132,6 +140,9 @@ def export_recommender(
             tf.TensorSpec([None], tf.string, name="user_id"),
             tf.TensorSpec([None], tf.string, name="item_id"),
         ],
+    )
+    archive.add_endpoint(
+        "title", tables.title, input_signature=[tf.TensorSpec([None], tf.string, name="item_id")]
     )
     with new_output_dir(path) as staging:
         archive.write_out(str(staging), verbose=False)

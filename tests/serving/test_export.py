@@ -1,0 +1,107 @@
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from mmrec_tf.data import bpr_triples, load_dataset
+from mmrec_tf.evaluation import item_popularity
+from mmrec_tf.models import MultimodalRecommender
+from mmrec_tf.serving import export_recommender
+
+# Runs in a fresh interpreter: TensorFlow only, and proves mmrec_tf was never imported.
+SERVE = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+request = json.loads(sys.argv[2])
+served = tf.saved_model.load(sys.argv[1])
+out = served.signatures["serving_default"](
+    user_id=tf.constant(request["users"]), k=tf.constant(request["k"], tf.int32)
+)
+large = served.recommend(tf.constant(request["users"][:1]), tf.constant(10**6, tf.int32))
+scores = served.score(tf.constant(request["pairs"][0]), tf.constant(request["pairs"][1]))
+assert "mmrec_tf" not in sys.modules
+np.savez(
+    sys.argv[3],
+    item_id=out["item_id"].numpy().astype(str),
+    score=out["score"].numpy(),
+    large_k=large["item_id"].shape[1],
+    pair_scores=scores.numpy(),
+    signatures=np.array(sorted(served.signatures)),
+)
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(demo_dir):
+    dataset = load_dataset(demo_dir)
+    keras.utils.set_random_seed(0)
+    features = {"text": np.random.default_rng(0).normal(size=(dataset.num_items, 8))}
+    model = MultimodalRecommender.from_dataset(dataset, features, embedding_dim=8, item_graph_k=3)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=True)
+    model.fit(bpr_triples(dataset, 256, seed=0), epochs=3, verbose=0)
+    return dataset, model
+
+
+def _serve(saved_model, request, tmp_path):
+    out = tmp_path / "served.npz"
+    args = [sys.executable, "-c", SERVE, str(saved_model), json.dumps(request), str(out)]
+    subprocess.run(args, check=True, capture_output=True)
+    return np.load(out)
+
+
+def test_exported_model_serves_what_the_model_ranks(trained, tmp_path):
+    dataset, model = trained
+    path = export_recommender(model, dataset, tmp_path / "saved")
+    users = [0, 5, 17]
+    pairs = ([dataset.user_ids[0], "no-such-user", dataset.user_ids[3]],) + (
+        [dataset.item_ids[4], dataset.item_ids[4], "no-such-item"],
+    )
+    request = {
+        "users": [dataset.user_ids[u] for u in users] + ["no-such-user"],
+        "k": 10,
+        "pairs": pairs,
+    }
+    served = _serve(path, request, tmp_path)
+    assert set(served["signatures"]) == {"recommend", "score", "serving_default"}
+
+    # In memory: the model's scores with the users' training items left out.
+    scores = model.score_users(users)
+    train_users, train_items = dataset.interactions("train")
+    for row, user in enumerate(users):
+        scores[row, train_items[train_users == user]] = -np.inf
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    np.testing.assert_array_equal(served["item_id"][:3], np.array(dataset.item_ids)[expected])
+    np.testing.assert_allclose(
+        served["score"][:3], np.take_along_axis(scores, expected, axis=1), atol=1e-5
+    )
+    # The unknown user gets the most popular training items, best first.
+    popularity = item_popularity(dataset)
+    popular = np.argsort(-popularity, kind="stable")[:10]
+    np.testing.assert_allclose(served["score"][3], popularity[popular], atol=1e-7)
+    assert set(served["item_id"][3]) <= {
+        dataset.item_ids[i] for i in np.flatnonzero(popularity >= popularity[popular[-1]])
+    }
+    # k beyond the catalogue is clipped to it.
+    assert served["large_k"] == dataset.num_items
+    # score: the model's score; NaN for an unknown user or item.
+    full = model.score_users([0])[0, 4]
+    assert served["pair_scores"][0] == pytest.approx(full, abs=1e-5)
+    assert np.isnan(served["pair_scores"][1]) and np.isnan(served["pair_scores"][2])
+
+
+def test_export_refuses_a_used_directory_and_a_mismatched_dataset(trained, tmp_path, make_dataset):
+    dataset, model = trained
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError):
+        export_recommender(model, dataset, used)
+    assert (used / "keep.txt").read_text() == "mine"
+    other = load_dataset(make_dataset([{"item_id": "x", "text": "t"}]))
+    with pytest.raises(ValueError, match="export with the dataset it was trained on"):
+        export_recommender(model, other, tmp_path / "other")
