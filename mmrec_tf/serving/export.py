@@ -101,7 +101,6 @@ def export_recommender(
     """
     import keras
 
-    from mmrec_tf.data.writing import new_output_dir
     from mmrec_tf.evaluation.protocol import interaction_pairs, item_popularity
 
     users, items = model.user_item_vectors(training=False)
@@ -123,6 +122,15 @@ def export_recommender(
         item_popularity(dataset).astype(np.float32),
         dataset.metadata.get("title", dataset.item_ids),
     )
+    return write_saved_model(tables, path)
+
+
+def write_saved_model(tables: ServingTables, path: str | os.PathLike) -> Path:
+    """Writes `tables`' signatures through Keras' `ExportArchive`; `path` must be new or empty."""
+    import keras
+
+    from mmrec_tf.data.writing import new_output_dir
+
     archive = keras.export.ExportArchive()
     archive.track(tables)
     archive.add_endpoint(
