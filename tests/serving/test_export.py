@@ -67,7 +67,7 @@ def test_exported_model_serves_what_the_model_ranks(trained, tmp_path):
         "pairs": pairs,
     }
     served = _serve(path, request, tmp_path)
-    assert set(served["signatures"]) == {"recommend", "score", "serving_default"}
+    assert set(served["signatures"]) == {"recommend", "score", "title", "serving_default"}
 
     # In memory: the model's scores with the users' training items left out.
     scores = model.score_users(users)
