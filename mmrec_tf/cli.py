@@ -271,18 +271,21 @@ def _export(args) -> int:
 
     from mmrec_tf.data import load_dataset
     from mmrec_tf.serving import export_recommender
+    from mmrec_tf.training import content_encoders
 
-    data = args.data
-    if data is None:
-        config = args.model.parent / "config.json"
-        if not config.is_file():
-            raise FileNotFoundError(f"{config} not found: pass --data, the training dataset")
-        data = json.loads(config.read_text())["data"]
     if not args.model.is_file():
         raise FileNotFoundError(f"{args.model} not found")
+    config_path = args.model.parent / "config.json"
+    run_config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    data = args.data or run_config.get("data")
+    if data is None:
+        raise FileNotFoundError(f"{config_path} not found: pass --data, the training dataset")
     model = keras.models.load_model(args.model)
-    path = export_recommender(model, load_dataset(data), args.out)
-    print(f"exported to {path}")
+    encoders, options = content_encoders(run_config, model) if run_config else ({}, {})
+    path = export_recommender(
+        model, load_dataset(data), args.out, content_encoders=encoders, content_options=options
+    )
+    print(f"exported to {path}" + (" (with embed_items)" if encoders else ""))
     return 0
 
 
@@ -295,7 +298,7 @@ def _recommend(args) -> int:
         raise FileNotFoundError(f"{args.model} is not a SavedModel: run `mmrec-tf export` first")
     served = tf.saved_model.load(str(args.model))
     out = served.recommend(tf.constant([args.user]), tf.constant(args.k, tf.int32))
-    titles = served.title(out["item_id"][0]).numpy()
+    titles = served.title(out["item_id"][0])["title"].numpy()
     for rank, (item, title, score) in enumerate(
         zip(out["item_id"][0].numpy(), titles, out["score"][0].numpy(), strict=True), 1
     ):

@@ -61,20 +61,54 @@ def load_features(dataset, features_dir: str | Path, modalities=None):
     return features, present
 
 
-def load_item_content(dataset, end_to_end: dict):
-    """Every item's decoded content at the sizes an `end_to_end` configuration asks for."""
-    from mmrec_tf.data import ItemContent, ItemLoader, TextOptions, VideoOptions
-    from mmrec_tf.data.image import ImageOptions
+def end_to_end_options(end_to_end: dict) -> dict:
+    """The loader options (`text`, `image`, `video`) an `end_to_end` configuration asks for."""
+    from mmrec_tf.data import ImageOptions, TextOptions, VideoOptions
 
     options = {**END_TO_END_DEFAULTS, **end_to_end}
-    loader = ItemLoader(
-        dataset,
-        options["modalities"],
-        text=TextOptions(sequence_length=options["text_length"]),
-        image=ImageOptions(size=tuple(options["image_size"])),
-        video=VideoOptions(num_frames=options["video_frames"], size=tuple(options["video_size"])),
-    )
+    return {
+        "text": TextOptions(sequence_length=options["text_length"]),
+        "image": ImageOptions(size=tuple(options["image_size"])),
+        "video": VideoOptions(
+            num_frames=options["video_frames"], size=tuple(options["video_size"])
+        ),
+    }
+
+
+def load_item_content(dataset, end_to_end: dict):
+    """Every item's decoded content at the sizes an `end_to_end` configuration asks for."""
+    from mmrec_tf.data import ItemContent, ItemLoader
+
+    modalities = {**END_TO_END_DEFAULTS, **end_to_end}["modalities"]
+    loader = ItemLoader(dataset, modalities, **end_to_end_options(end_to_end))
     return ItemContent.from_loader(loader)
+
+
+def content_encoders(run_config: dict, model) -> tuple[dict, dict]:
+    """({modality: encoder}, {modality: decoding options}) that turn raw content into
+    the features `model` was trained on: the extractors named in the features'
+    metadata (cached mode, checked against the recorded weight checksums) or the
+    model's own encoders (end-to-end). Empty when the model has no content."""
+    from mmrec_tf.encoders.extract import build_extractor
+
+    modalities = getattr(model, "modalities", [])
+    if not modalities:
+        return {}, {}
+    if run_config.get("end_to_end") is not None:
+        return dict(model.encoders), end_to_end_options(run_config["end_to_end"])
+    encoders, options = {}, {}
+    for modality in modalities:
+        metadata_path = Path(run_config["features"]) / f"{modality}.json"
+        metadata = json.loads(metadata_path.read_text())
+        extractor = build_extractor(metadata["spec"], modality)
+        if extractor.weights_sha256() != metadata["weights_sha256"]:
+            raise ValueError(
+                f"the {metadata['spec']!r} encoder's weights differ from those that extracted "
+                f"{metadata_path}: its features cannot be reproduced from raw content"
+            )
+        encoders[modality] = extractor.encoder
+        options.update(extractor.options)
+    return encoders, options
 
 
 def build_model(config: dict, dataset, features, present, content=None):

@@ -79,7 +79,8 @@ def test_train_evaluate_and_resume(demo_dir, demo_features, tmp_path, capsys):
     saved = tmp_path / "saved"
     assert main(["export", "--model", str(run / "model.keras"), "--out", str(saved)]) == 0
     assert main(["export", "--model", str(run / "model.keras"), "--out", str(saved)]) == 2
-    capsys.readouterr()
+    assert "with embed_items" in capsys.readouterr().out
+    _check_embed_items(demo_dir, run, saved)
     assert main(["recommend", "--model", str(saved), "--user", "user0001", "-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and lines[0].split()[0] == "1"
@@ -142,3 +143,27 @@ def test_end_to_end_configuration_trains_on_raw_files(demo_dir, demo_features, t
         from mmrec_tf.training import train
 
         train(demo_dir, path, tmp_path / "other", features_dir=demo_features)
+
+
+def _check_embed_items(demo_dir, run, saved):
+    """The SavedModel's embed_items, fed raw files, gives the trained model's content
+    vectors: the builtin extractors rebuilt from the features' metadata inside it."""
+    import keras
+    import tensorflow as tf
+
+    from mmrec_tf.data import load_dataset
+
+    dataset = load_dataset(demo_dir)
+    model = keras.models.load_model(run / "model.keras")
+    items = [0, 1, 2, 3]
+    images = [
+        (dataset.root / dataset.media["image"][i]).read_bytes()
+        if dataset.media["image"][i]
+        else b""
+        for i in items
+    ]
+    served = tf.saved_model.load(str(saved))
+    vectors = served.embed_items(
+        {"text": tf.constant([dataset.text[i] or "" for i in items]), "image": tf.constant(images)}
+    )["item_vector"]
+    np.testing.assert_allclose(vectors.numpy(), model.content_vectors().numpy()[items], atol=1e-4)

@@ -283,12 +283,23 @@ class MultimodalRecommender(Recommender):
         `features` replaces the stored features of the modalities it has.
         """
         features = {m: self.features[m] for m in self.modalities} | (features or {})
+        present = {m: self.present[m] for m in self.modalities}
+        return self.fuse_content(features, present, training=training)
+
+    def fuse_content(self, features: dict, present: dict, training=None):
+        """Item vectors [n, embedding_dim] from content alone: `features[m]` [n, d_m]
+        and `present[m]` [n] (bool or 0/1) for every modality of the model.
+
+        This is the content part of an item's vector; an item that has no
+        interactions yet (cold start) has nothing else.
+        """
         if self.standardize_features:
             features = {
-                m: (f - self.feature_mean[m]) * self.feature_scale[m] for m, f in features.items()
+                m: (features[m] - self.feature_mean[m]) * self.feature_scale[m]
+                for m in self.modalities
             }
         tokens = ops.stack([self.projections[m](features[m]) for m in self.modalities], axis=1)
-        mask = ops.stack([ops.cast(self.present[m], "bool") for m in self.modalities], axis=1)
+        mask = ops.stack([ops.cast(present[m], "bool") for m in self.modalities], axis=1)
         if self.use_self_attention:
             tokens = self.attention(tokens, mask=mask, training=training)
         if self.fusion == "concat":

@@ -64,11 +64,17 @@ class ServingTables(tf.Module):
             axis=-1,
         )
         unknown = (users < 0) | (items < 0)
-        return tf.where(unknown, tf.constant(np.nan, tf.float32), scores)
+        return {"score": tf.where(unknown, tf.constant(np.nan, tf.float32), scores)}
+
+    def embed_users(self, user_id):
+        users = self.user_lookup.lookup(user_id)
+        vectors = tf.gather(self.user_vectors, tf.maximum(users, 0))
+        return {"user_vector": tf.where(users[:, None] >= 0, vectors, tf.zeros_like(vectors))}
 
     def title(self, item_id):
         items = self.item_lookup.lookup(item_id)
-        return tf.where(items >= 0, tf.gather(self.item_titles, tf.maximum(items, 0)), "")
+        titles = tf.gather(self.item_titles, tf.maximum(items, 0))
+        return {"title": tf.where(items >= 0, titles, "")}
 
 
 def export_recommender(
@@ -77,6 +83,8 @@ def export_recommender(
     path: str | os.PathLike,
     *,
     seen_splits: Sequence[str] = ("train",),
+    content_encoders: dict | None = None,
+    content_options: dict | None = None,
 ) -> Path:
     """Writes `model` (a trained `Recommender`) as a SavedModel at `path`.
 
@@ -89,10 +97,19 @@ def export_recommender(
       gets the most popular items of the training split, `score` being their
       share of training users. A user who has seen nearly everything gets the
       seen items last, with score -inf.
-    * `score(user_id: string [B], item_id: string [B])` → float32 [B]: the
-      model's score; NaN where the user or the item is unknown.
-    * `title(item_id: string [B])` → string [B]: the item's `title` metadata
+    * `score(user_id: string [B], item_id: string [B])` → `score` float32
+      [B]: the model's score; NaN where the user or the item is unknown.
+    * `title(item_id: string [B])` → `title` string [B]: the item's `title` metadata
       column (the item id when the dataset has none); "" for an unknown id.
+    * `embed_users(user_id: string [B])` → `user_vector` float32 [B, d]: user vectors
+      (zeros for an unknown user).
+    * `embed_items(<modality>: string ...)` → `item_vector` float32 [B, d], for a
+      `MultimodalRecommender` given `content_encoders` (the encoders its
+      features were extracted with; an end-to-end model's own by default) and
+      `content_options` (their decoding options): an item's vector from its raw
+      content alone (see `mmrec_tf.serving.content.raw_content_signature`),
+      so that a new item can be scored (`embed_users(u) · embed_items(x)`)
+      before anyone has interacted with it.
 
     Ids, user and item vectors and the seen-items table live in the
     SavedModel: serving reads nothing else, and needs TensorFlow only (no
@@ -122,11 +139,18 @@ def export_recommender(
         item_popularity(dataset).astype(np.float32),
         dataset.metadata.get("title", dataset.item_ids),
     )
-    return write_saved_model(tables, path)
+    content = None
+    encoders = content_encoders or getattr(model, "encoders", None)
+    if encoders:
+        from mmrec_tf.serving.content import ContentEmbedding
+
+        content = ContentEmbedding(model, encoders, content_options)
+    return write_saved_model(tables, path, content)
 
 
-def write_saved_model(tables: ServingTables, path: str | os.PathLike) -> Path:
-    """Writes `tables`' signatures through Keras' `ExportArchive`; `path` must be new or empty."""
+def write_saved_model(tables: ServingTables, path: str | os.PathLike, content=None) -> Path:
+    """Writes the signatures of `tables` (and of `content`, a `ContentEmbedding`)
+    through Keras' `ExportArchive`; `path` must be new or empty."""
     import keras
 
     from mmrec_tf.data.writing import new_output_dir
@@ -152,6 +176,21 @@ def write_saved_model(tables: ServingTables, path: str | os.PathLike) -> Path:
     archive.add_endpoint(
         "title", tables.title, input_signature=[tf.TensorSpec([None], tf.string, name="item_id")]
     )
+    archive.add_endpoint(
+        "embed_users",
+        tables.embed_users,
+        input_signature=[tf.TensorSpec([None], tf.string, name="user_id")],
+    )
+    if content is not None:
+        from mmrec_tf.serving.content import raw_content_signature
+
+        archive.track(content)
+        signature = raw_content_signature(content.encoders)
+        archive.add_endpoint(
+            "embed_items",
+            lambda inputs: {"item_vector": content.embed(inputs)},
+            input_signature=[signature],
+        )
     with new_output_dir(path) as staging:
         archive.write_out(str(staging), verbose=False)
     return Path(path)

@@ -23,7 +23,7 @@ out = served.signatures["serving_default"](
     user_id=tf.constant(request["users"]), k=tf.constant(request["k"], tf.int32)
 )
 large = served.recommend(tf.constant(request["users"][:1]), tf.constant(10**6, tf.int32))
-scores = served.score(tf.constant(request["pairs"][0]), tf.constant(request["pairs"][1]))
+scores = served.score(tf.constant(request["pairs"][0]), tf.constant(request["pairs"][1]))["score"]
 assert "mmrec_tf" not in sys.modules
 np.savez(
     sys.argv[3],
@@ -67,7 +67,13 @@ def test_exported_model_serves_what_the_model_ranks(trained, tmp_path):
         "pairs": pairs,
     }
     served = _serve(path, request, tmp_path)
-    assert set(served["signatures"]) == {"recommend", "score", "title", "serving_default"}
+    assert set(served["signatures"]) == {
+        "recommend",
+        "score",
+        "title",
+        "embed_users",
+        "serving_default",
+    }
 
     # In memory: the model's scores with the users' training items left out.
     scores = model.score_users(users)
@@ -105,3 +111,64 @@ def test_export_refuses_a_used_directory_and_a_mismatched_dataset(trained, tmp_p
     other = load_dataset(make_dataset([{"item_id": "x", "text": "t"}]))
     with pytest.raises(ValueError, match="export with the dataset it was trained on"):
         export_recommender(model, other, tmp_path / "other")
+
+
+EMBED = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+request = json.loads(sys.argv[2])
+served = tf.saved_model.load(sys.argv[1])
+texts = tf.constant(request["text"])
+images = tf.constant([open(p, "rb").read() if p else b"" for p in request["image"]])
+items = served.signatures["embed_items"](text=texts, image=images)["item_vector"]
+users = served.embed_users(tf.constant(request["users"]))["user_vector"]
+assert "mmrec_tf" not in sys.modules
+np.savez(sys.argv[3], items=items.numpy(), users=users.numpy())
+"""
+
+
+def test_embed_items_gives_an_end_to_end_models_content_vectors(demo_dir, tmp_path):
+    from mmrec_tf.data import ImageOptions, ItemContent, ItemLoader, TextOptions
+    from mmrec_tf.encoders import ImageEncoder, TextEncoder
+
+    dataset = load_dataset(demo_dir)
+    options = {
+        "image": ImageOptions(size=(16, 16)),
+        "text": TextOptions(sequence_length=16, hash_buckets=1000),
+    }
+    content = ItemContent.from_loader(ItemLoader(dataset, ["text", "image"], **options))
+    keras.utils.set_random_seed(0)
+    encoders = {
+        "image": ImageEncoder.small(output_dim=8, widths=(4, 8)),
+        "text": TextEncoder.small(
+            vocabulary_size=1000, sequence_length=16, hidden_dim=16, num_layers=1
+        ),
+    }
+    model = MultimodalRecommender.end_to_end(
+        dataset, encoders, content, embedding_dim=8, standardize_features=True
+    )
+    path = export_recommender(model, dataset, tmp_path / "saved", content_options=options)
+    # Items with and without text or image: their raw files in, as if new.
+    items = [
+        i
+        for i in range(dataset.num_items)
+        if dataset.media["image"][i] is None or dataset.text[i] is None
+    ][:3] + [0, 1, 2]
+    request = {
+        "text": [dataset.text[i] or "" for i in items],
+        "image": [
+            str(dataset.root / dataset.media["image"][i]) if dataset.media["image"][i] else ""
+            for i in items
+        ],
+        "users": [dataset.user_ids[0], "no-such-user"],
+    }
+    out = tmp_path / "embedded.npz"
+    args = [sys.executable, "-c", EMBED, str(path), json.dumps(request), str(out)]
+    subprocess.run(args, check=True, capture_output=True)
+    served = np.load(out)
+    np.testing.assert_allclose(served["items"], model.content_vectors().numpy()[items], atol=1e-5)
+    users, _ = model.user_item_vectors()
+    np.testing.assert_allclose(served["users"][0], users.numpy()[0], atol=1e-6)
+    np.testing.assert_array_equal(served["users"][1], 0)
