@@ -4,7 +4,7 @@ Usage: python bench/experiments.py --data PREPARED_ML100K --features ML100K_MM/f
            [--seeds 0 1 2] [--only NAME ...] [--out bench/results/experiments]
 
 Each model trains on the canonical split with BPR triples (batch 2048, Adam),
-selected by validation Recall@20 with early stopping (patience 20, at most 300
+selected by validation Recall@20 with early stopping (`--patience`, default 20; at most 300
 epochs), and is tested once at the selected epoch under both masks
 (`train+valid`, the default, and MMRec's `train`). Features: the reference
 all-MiniLM-L6-v2 text and ImageNet MobileNetV2 poster features of
@@ -70,7 +70,7 @@ def load_reference_features(dataset, features_dir: Path):
     return features, present
 
 
-def run(name, dataset, features, present, seed):
+def run(name, dataset, features, present, seed, patience=20):
     import keras
 
     from mmrec_tf import models
@@ -106,7 +106,7 @@ def run(name, dataset, features, present, seed):
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
         evaluation = RankingEvaluation(dataset)
         stopping = keras.callbacks.EarlyStopping(
-            monitor="val_recall@20", mode="max", patience=20, restore_best_weights=True
+            monitor="val_recall@20", mode="max", patience=patience, restore_best_weights=True
         )
         model.fit(
             bpr_triples(dataset, 2048, seed=seed),
@@ -152,6 +152,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--only", nargs="+", choices=list(MODELS))
     parser.add_argument("--out", type=Path, default=Path("bench/results/experiments"))
+    parser.add_argument("--patience", type=int, default=20, help="early-stopping patience")
     args = parser.parse_args(argv)
     from mmrec_tf.data import load_dataset
 
@@ -160,7 +161,7 @@ def main(argv=None) -> int:
     rows = []
     for name in args.only or MODELS:
         for seed in args.seeds:
-            rows.append(run(name, dataset, features, present, seed))
+            rows.append(run(name, dataset, features, present, seed, args.patience))
             print(
                 f"{name} seed {seed}: recall@20 {rows[-1]['train+valid/recall@20']:.4f} "
                 f"ndcg@20 {rows[-1]['train+valid/ndcg@20']:.4f} ({rows[-1]['epochs']} epochs, "
