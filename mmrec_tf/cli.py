@@ -161,8 +161,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "export",
         help="export a trained recommender as a SavedModel that serves recommendations",
         description="Write a SavedModel with the signatures recommend (serving_default), "
-        "score and title; ids, vectors and each user's training items live inside it, so "
-        "serving needs TensorFlow only.",
+        "score, title, embed_users and, when the features' encoders are known, embed_items; "
+        "ids, vectors and each user's training items live inside it, so serving needs "
+        "TensorFlow only.",
     )
     export.add_argument("--model", type=Path, required=True, help="a checkpoint (RUN/model.keras)")
     export.add_argument("--out", type=Path, required=True, help="the SavedModel directory")

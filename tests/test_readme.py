@@ -8,13 +8,18 @@ def _examples():
     return re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 
 
-def test_readme_python_example_runs(demo_dir, tmp_path, monkeypatch):
-    code = _examples()[0]
+def _run_in_project_dir(code, demo_dir, tmp_path, monkeypatch) -> dict:
+    """Runs an example where `data/demo` is the demo dataset, as the README assumes."""
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "demo").symlink_to(demo_dir, target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     namespace = {}
     exec(compile(code, str(README), "exec"), namespace)
+    return namespace
+
+
+def test_readme_python_example_runs(demo_dir, tmp_path, monkeypatch):
+    namespace = _run_in_project_dir(_examples()[0], demo_dir, tmp_path, monkeypatch)
     assert namespace["batch"]["image"].shape[1:] == (128, 128, 3)
     assert namespace["batch"]["audio"].shape[1:] == (98, 64)
     assert next(iter(namespace["train"]))["user_index"].shape == (1024,)
@@ -29,11 +34,6 @@ def test_readme_layers_example_runs():
 
 
 def test_readme_recommender_example_runs(demo_dir, tmp_path, monkeypatch):
-    code = _examples()[2]
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "demo").symlink_to(demo_dir, target_is_directory=True)
-    monkeypatch.chdir(tmp_path)
-    namespace = {}
-    exec(compile(code, str(README), "exec"), namespace)
+    namespace = _run_in_project_dir(_examples()[2], demo_dir, tmp_path, monkeypatch)
     assert 0 <= namespace["metrics"]["recall@20"] <= 1
     assert (tmp_path / "demo.keras").is_file()
