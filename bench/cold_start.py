@@ -32,14 +32,12 @@ MODALITIES = ("text", "image", "audio", "video")
 
 def raw_content(dataset, items, modalities):
     """The signature's inputs for `items`: text, file bytes, video frames."""
-    from mmrec_tf.data.video import list_frame_files
-
     inputs = {}
     for modality in modalities:
         if modality == "text":
             inputs["text"] = [dataset.text[i] or "" for i in items]
         elif modality == "video":
-            inputs["video"] = [_frames(dataset, i, list_frame_files) for i in items]
+            inputs["video"] = [_frames(dataset, i) for i in items]
         else:
             inputs[modality] = [
                 dataset.media_path(modality, i).read_bytes() if dataset.media[modality][i] else b""
@@ -48,9 +46,11 @@ def raw_content(dataset, items, modalities):
     return inputs
 
 
-def _frames(dataset, item, list_frame_files, count=8):
+def _frames(dataset, item, count=8):
     """Up to `count` encoded frames (a frame folder, or frames PyAV takes from a file)."""
     import io
+
+    from mmrec_tf.data.video import list_frame_files
 
     path = dataset.media_path("video", item)
     if path is None:
