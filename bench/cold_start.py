@@ -110,11 +110,12 @@ def run(dataset, features_dir, config, modalities, fraction):
             content_options=options,
         )
         served = tf.saved_model.load(str(saved))
+        tower = tf.saved_model.load(str(saved / "embed_items"))
         vectors = []
         for start in range(0, len(split.items), 32):
             chunk = split.items[start : start + 32].tolist()
             inputs = {m: tf.constant(v) for m, v in raw_content(dataset, chunk, modalities).items()}
-            vectors.append(served.embed_items(inputs)["item_vector"].numpy())
+            vectors.append(tower.embed_items(inputs)["item_vector"].numpy())
         users = served.embed_users(tf.constant(dataset.user_ids))["user_vector"].numpy()
     scores = users @ np.concatenate(vectors).T
     return evaluate_cold_start(split, scores, 20)

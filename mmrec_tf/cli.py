@@ -11,24 +11,67 @@ DEFAULT_QUICKSTART_DIR = "mmrec_quickstart"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the command line; returns the exit status."""
+    """Runs the command line; returns the exit status.
+
+    Problems with what the user gave (files, ids, configurations) print one
+    line, `mmrec-tf: error: ...`, and exit with status 2; anything else is a
+    bug, reported in one line too (with its traceback under `--verbose`).
+    """
     parser = _build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
-    # TensorFlow's C++ logging would bury the command's own output.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _quiet_tensorflow(args.verbose)
+    import tensorflow as tf
+
     from mmrec_tf.data import DatasetError, MediaError
 
     try:
         return args.handler(args)
-    except (DatasetError, MediaError, FileExistsError, FileNotFoundError, ValueError) as e:
-        print(f"mmrec-tf: error: {e}", file=sys.stderr)
+    except (DatasetError, MediaError, OSError, ValueError, tf.errors.OpError) as e:
+        message = e.message if isinstance(e, tf.errors.OpError) else str(e)
+        print(f"mmrec-tf: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mmrec-tf: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if args.verbose:
+            raise
+        print(
+            f"mmrec-tf: internal error: {type(e).__name__}: {e} "
+            "(run again with --verbose for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _quiet_tensorflow(verbose: bool) -> None:
+    """Keeps TensorFlow's start-up logging (CUDA probing on a machine without a GPU,
+    oneDNN notices) off the terminal unless `--verbose`: its C++ logger writes to
+    file descriptor 2 before it reads TF_CPP_MIN_LOG_LEVEL, so descriptor 2 is
+    pointed at /dev/null while TensorFlow loads and finds its devices."""
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import warnings
+
+    # Keras' advice to model authors (e.g. gradients a frozen pooler does not get).
+    warnings.filterwarnings("ignore", category=UserWarning)
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+        tf.constant(0)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    tf.get_logger().setLevel("ERROR")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -37,9 +80,16 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Multimodal recommendation (text, images, audio, video) in Keras 3.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's start-up logging, warnings and full tracebacks",
+    )
 
     demo = commands.add_parser(
         "demo-data",
+        parents=[common],
         help="write the synthetic demo dataset",
         description="Write the synthetic demo dataset (real JPEG/PNG, WAV and video files with a "
         "planted signal in each modality). The same options give the same files.",
@@ -57,6 +107,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     prepare = commands.add_parser(
         "prepare",
+        parents=[common],
         help="convert a public dataset to the mmrec-tf format",
         description="Convert a public dataset to the mmrec-tf dataset format.",
     )
@@ -79,6 +130,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser(
         "validate",
+        parents=[common],
         help="check a dataset and decode every file",
         description="Check a dataset directory: ids, splits, paths, and every referenced media "
         "file decoded as the loaders do. Prints a summary, then each problem on "
@@ -96,6 +148,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     extract = commands.add_parser(
         "extract-features",
+        parents=[common],
         help="encode every item with a frozen encoder",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Encode every item's modality with a frozen encoder and write "
@@ -124,11 +177,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train",
+        parents=[common],
         help="train a recommender from a configuration file",
-        description="Train a recommender as a JSON configuration says (see configs/), with "
-        "validation Recall@20 for model selection and early stopping. Writes RUN/: "
-        "config.json, model.keras (best epoch), last.keras and state.json (for "
-        "--resume), log.csv, tensorboard/.",
+        description="Train a recommender as a JSON configuration says (see configs/ and the "
+        "README's list of keys), with validation Recall@20 for model selection and early "
+        "stopping. Writes RUN/: config.json, model.keras (best epoch), checkpoints/ and "
+        "state.json (for --resume), log.csv, tensorboard/. Ends with the best epoch and why "
+        "training stopped.",
     )
     train.add_argument("--data", type=Path, required=True, help="the dataset directory")
     train.add_argument(
@@ -138,16 +193,24 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--config", type=Path, required=True, help="a JSON configuration")
     train.add_argument("--out", type=Path, required=True, help="the run directory")
-    train.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run where it stopped (the configuration may raise "
+        "epochs and patience only)",
+    )
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser(
         "evaluate",
+        parents=[common],
         help="evaluate a trained run",
         description="Rank the whole catalogue for every user with held-out items, print the "
         "metrics and write RUN/eval_<split>.json.",
     )
-    evaluate.add_argument("--run", type=Path, required=True, help="a run directory")
+    evaluate.add_argument(
+        "--run", type=Path, required=True, help="a run directory (`mmrec-tf train --out`)"
+    )
     evaluate.add_argument("--split", choices=["valid", "test"], default="test")
     evaluate.add_argument(
         "--mask",
@@ -159,13 +222,20 @@ def _build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser(
         "export",
+        parents=[common],
         help="export a trained recommender as a SavedModel that serves recommendations",
         description="Write a SavedModel with the signatures recommend (serving_default), "
-        "score, title, embed_users and, when the features' encoders are known, embed_items; "
-        "ids, vectors and each user's training items live inside it, so serving needs "
-        "TensorFlow only.",
+        "score, title and embed_users; ids, vectors and each user's training items live "
+        "inside it, so serving needs TensorFlow only. When the model has content and its "
+        "encoders are known, DIR/embed_items is a second SavedModel that embeds new items "
+        "from their raw files.",
     )
-    export.add_argument("--model", type=Path, required=True, help="a checkpoint (RUN/model.keras)")
+    export.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="a run directory (its best model) or a model file (RUN/model.keras)",
+    )
     export.add_argument("--out", type=Path, required=True, help="the SavedModel directory")
     export.add_argument(
         "--data", type=Path, help="the dataset it was trained on (default: from RUN/config.json)"
@@ -174,6 +244,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     recommend = commands.add_parser(
         "recommend",
+        parents=[common],
         help="print a user's top K from an exported SavedModel",
         description="Load a SavedModel written by `mmrec-tf export` and print the user's top K "
         "items (title and score). An unknown user gets the most popular items.",
@@ -185,6 +256,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     quickstart = commands.add_parser(
         "quickstart",
+        parents=[common],
         help="demo data to a trained, evaluated recommender",
         description="Generate the demo dataset (or reuse it), validate it, extract features "
         "with the builtin encoders, train the multimodal recommender and compare it with the "
@@ -248,45 +320,79 @@ def _extract_features(args) -> int:
 
 
 def _train(args) -> int:
-    from mmrec_tf.training import train
+    from mmrec_tf.training import RunDirectory, train
 
-    run = train(args.data, args.config, args.out, features_dir=args.features, resume=args.resume)
-    print(f"trained; the run is in {run}")
+    try:
+        run = train(
+            args.data, args.config, args.out, features_dir=args.features, resume=args.resume
+        )
+    except KeyboardInterrupt:
+        run = RunDirectory(args.out)
+        if run.is_run() and run.state()["epochs_done"]:
+            print(
+                f"mmrec-tf: interrupted after {run.state()['epochs_done']} epoch(s); continue "
+                "with the same command and --resume",
+                file=sys.stderr,
+            )
+            return 130
+        raise
+    print(_training_outcome(RunDirectory(run).state()))
+    print(f"the run is in {run}; its best model is {run / 'model.keras'}")
     return 0
 
 
+def _training_outcome(state: dict) -> str:
+    """One line: the best epoch, its validation metric and why training stopped."""
+    best = (
+        f"best epoch {state['best_epoch']} of {state['epochs_done']}: "
+        f"{state['monitor']} {state['best_value']:.4f}"
+    )
+    if state.get("stop_reason") == "early":
+        return f"{best}; stopped early: no improvement for {state['wait']} epoch(s)"
+    return f"{best}; ran all {state['epochs_done']} epochs"
+
+
 def _evaluate(args) -> int:
-    from mmrec_tf.training import evaluate
+    from mmrec_tf.training import RunDirectory, evaluate
 
     results = evaluate(args.run, split=args.split, mask=args.mask)
     for name, value in results.items():
         print(f"{name:>14}  {value:.4f}")
-    print(f"wrote {args.run / f'eval_{args.split}.json'}")
+    print(f"wrote {RunDirectory(args.run).evaluation_path(args.split)}")
     return 0
 
 
 def _export(args) -> int:
-    import json
-
-    import keras
-
     from mmrec_tf.data import load_dataset
+    from mmrec_tf.data.writing import check_new_output_dir
+    from mmrec_tf.models import load_recommender
     from mmrec_tf.serving import export_recommender
-    from mmrec_tf.training import content_encoders
+    from mmrec_tf.training import RunDirectory, content_encoders
 
-    if not args.model.is_file():
-        raise FileNotFoundError(f"{args.model} not found")
-    config_path = args.model.parent / "config.json"
-    run_config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    check_new_output_dir(args.out)  # before the slow part, not after it
+    if not args.model.exists():
+        raise FileNotFoundError(f"{args.model}: no such run directory or model file")
+    model_path, run = args.model, None
+    if args.model.is_dir():
+        run = RunDirectory(args.model)
+        run.check_existing()
+        model_path = run.best_model_path
+    elif RunDirectory(args.model.parent).is_run():
+        run = RunDirectory(args.model.parent)
+    run_config = run.config() if run is not None else {}
     data = args.data or run_config.get("data")
     if data is None:
-        raise FileNotFoundError(f"{config_path} not found: pass --data, the training dataset")
-    model = keras.models.load_model(args.model)
+        raise FileNotFoundError(
+            f"{args.model} is not in a run directory: pass --data, the dataset it was trained on"
+        )
+    model = load_recommender(model_path)
     encoders, options = content_encoders(run_config, model) if run_config else ({}, {})
     path = export_recommender(
         model, load_dataset(data), args.out, content_encoders=encoders, content_options=options
     )
-    print(f"exported to {path}" + (" (with embed_items)" if encoders else ""))
+    print(f"exported to {path}")
+    if encoders:
+        print(f"the content tower (embed_items, for new items) is in {path / 'embed_items'}")
     return 0
 
 
@@ -298,10 +404,24 @@ def _recommend(args) -> int:
     if not (args.model / "saved_model.pb").is_file():
         raise FileNotFoundError(f"{args.model} is not a SavedModel: run `mmrec-tf export` first")
     served = tf.saved_model.load(str(args.model))
+    if not hasattr(served, "recommend"):
+        raise ValueError(f"{args.model} is not a SavedModel written by `mmrec-tf export`")
     out = served.recommend(tf.constant([args.user]), tf.constant(args.k, tf.int32))
+    if not bool(out["known_user"][0]):
+        print(
+            f"mmrec-tf: user {args.user!r} is not in the training data: "
+            "showing the most popular items",
+            file=sys.stderr,
+        )
+    items = out["item_id"][0].numpy()
+    if len(items) < args.k:
+        print(
+            f"mmrec-tf: user {args.user!r} has {len(items)} unseen item(s); all of them are shown",
+            file=sys.stderr,
+        )
     titles = served.title(out["item_id"][0])["title"].numpy()
     for rank, (item, title, score) in enumerate(
-        zip(out["item_id"][0].numpy(), titles, out["score"][0].numpy(), strict=True), 1
+        zip(items, titles, out["score"][0].numpy(), strict=True), 1
     ):
         print(f"{rank:>3}  {score:9.4f}  {item.decode()}  {title.decode()}")
     return 0
@@ -314,7 +434,7 @@ def _quickstart(args) -> int:
     from mmrec_tf.encoders.extract import extract_features
     from mmrec_tf.evaluation import evaluate_ranking
     from mmrec_tf.models import MostPopular
-    from mmrec_tf.training import DEMO_CONFIG, evaluate, train
+    from mmrec_tf.training import DEMO_CONFIG, RunDirectory, evaluate, train
 
     data, features, run = (args.out / name for name in ("demo-data", "features", "run"))
     if (data / "items.csv").is_file():
@@ -330,11 +450,17 @@ def _quickstart(args) -> int:
         if not (features / f"{modality}.npy").is_file():
             print(f"extracting {modality} features (builtin encoder)")
             extract_features(data, modality, "builtin", features, progress=False)
-    if not (run / "model.keras").is_file():
-        config = args.out / "config.json"
+    config = args.out / "config.json"
+    if not config.is_file():
         config.write_text(json.dumps(DEMO_CONFIG, indent=1))
-        print(f"training {DEMO_CONFIG['model']} ({config})")
-        train(data, config, run, features_dir=features, verbose=0)
+    existing = RunDirectory(run)
+    if existing.is_run() and existing.state().get("finished"):
+        print(f"using the trained run in {run}")
+    else:
+        resume = existing.is_run()
+        print(f"training {DEMO_CONFIG['model']} ({config})" + (" (resuming)" if resume else ""))
+        train(data, config, run, features_dir=features, resume=resume, verbose=0)
+    print(_training_outcome(RunDirectory(run).state()))
     ours = evaluate(run, "test")
     dataset = load_dataset(data)
     popular = evaluate_ranking(MostPopular.from_dataset(dataset).score_users, dataset, "test")

@@ -55,24 +55,6 @@ def test_demo_data_refuses_to_overwrite(tmp_path, capsys):
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
-def test_quickstart_generates_then_reuses_the_demo_data(tmp_path, capsys):
-    out = tmp_path / "qs"
-    assert (
-        main(
-            [
-                "quickstart",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    assert "wrote the demo dataset" in capsys.readouterr().out
-    assert main(["quickstart", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "using the demo dataset" in printed and "0 error(s)" in printed
-
-
 def test_prepare_movielens_from_source(ml100k_mm_source, tmp_path, capsys):
     out = tmp_path / "ml"
     assert (

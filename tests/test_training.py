@@ -46,7 +46,7 @@ def test_train_evaluate_and_resume(demo_dir, demo_features, tmp_path, capsys):
     assert {p.name for p in run.iterdir()} >= {
         "config.json",
         "model.keras",
-        "last.keras",
+        "checkpoints",
         "state.json",
         "log.csv",
         "tensorboard",
@@ -79,7 +79,7 @@ def test_train_evaluate_and_resume(demo_dir, demo_features, tmp_path, capsys):
     saved = tmp_path / "saved"
     assert main(["export", "--model", str(run / "model.keras"), "--out", str(saved)]) == 0
     assert main(["export", "--model", str(run / "model.keras"), "--out", str(saved)]) == 2
-    assert "with embed_items" in capsys.readouterr().out
+    assert "embed_items" in capsys.readouterr().out
     _check_embed_items(demo_dir, run, saved)
     assert main(["recommend", "--model", str(saved), "--user", "user0001", "-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -139,7 +139,7 @@ def test_end_to_end_configuration_trains_on_raw_files(demo_dir, demo_features, t
     assert main(["evaluate", "--run", str(run), "--split", "test"]) == 0
     results = json.loads((run / "eval_test.json").read_text())
     assert 0 < results["recall@20"] <= 1
-    with pytest.raises(ValueError, match="do not pass features"):
+    with pytest.raises(ValueError, match="do not pass --features"):
         from mmrec_tf.training import train
 
         train(demo_dir, path, tmp_path / "other", features_dir=demo_features)
@@ -162,7 +162,7 @@ def _check_embed_items(demo_dir, run, saved):
         else b""
         for i in items
     ]
-    served = tf.saved_model.load(str(saved))
+    served = tf.saved_model.load(str(saved / "embed_items"))
     vectors = served.embed_items(
         {"text": tf.constant([dataset.text[i] or "" for i in items]), "image": tf.constant(images)}
     )["item_vector"]

@@ -37,6 +37,9 @@ class DatasetError(ValueError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
+        if len(self.problems) == 1:
+            super().__init__(f"in the dataset: {self.problems[0]}")
+            return
         shown = "\n".join(f"  {p}" for p in self.problems[:20])
         more = len(self.problems) - 20
         if more > 0:

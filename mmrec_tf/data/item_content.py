@@ -43,10 +43,11 @@ class ItemContent:
     def from_loader(cls, loader: ItemLoader, batch_size: int = 64) -> ItemContent:
         """Decodes every item of `loader`'s dataset once, in item order."""
         parts: dict[str, list[np.ndarray]] = {}
-        for batch in loader.as_dataset(batch_size=batch_size).as_numpy_iterator():
-            for name, value in batch.items():
-                if name != "item_index":
-                    parts.setdefault(name, []).append(value)
+        with loader.deferred_errors():
+            for batch in loader.as_dataset(batch_size=batch_size).as_numpy_iterator():
+                for name, value in batch.items():
+                    if name != "item_index":
+                        parts.setdefault(name, []).append(value)
         return cls({name: np.concatenate(values) for name, values in parts.items()})
 
     @property

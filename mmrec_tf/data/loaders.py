@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import threading
@@ -89,6 +90,7 @@ class ItemLoader:
         self.on_error = on_error
         self._errors: dict[tuple[int, str], MediaError] = {}
         self._errors_lock = threading.Lock()
+        self._deferred: dict[tuple[int, str], MediaError] | None = None
         if "text" in self.modalities:
             self._tokenizer = TextTokenizer(self.text_options)
             # Kept as NumPy: a tf.constant made here would belong to the first
@@ -99,6 +101,28 @@ class ItemLoader:
             "image": _bytes_decoder(decode_image, self.image_options),
             "audio": _bytes_decoder(decode_audio, self.audio_options),
         }
+
+    @contextlib.contextmanager
+    def deferred_errors(self):
+        """Iterate `as_dataset` inside this block to get a bad file's `MediaError` as a
+        Python exception when the block ends, instead of a `tf.errors.OpError` in the
+        middle of the iteration (which can leave the pipeline's threads hung when the
+        process exits). Under `on_error="raise"` the first bad file (in item order)
+        is raised at the end of the block; under `"mask"` nothing changes.
+
+        ```python
+        with loader.deferred_errors():
+            for batch in loader.as_dataset(batch_size=32):
+                ...  # items with bad files come masked here
+        ```
+        """
+        self._deferred = {}
+        try:
+            yield
+        finally:
+            deferred, self._deferred = self._deferred, None
+        if deferred:
+            raise deferred[min(deferred)]
 
     @property
     def errors(self) -> list[MediaError]:
@@ -132,10 +156,11 @@ class ItemLoader:
         try:
             return self._decode_file(modality, item).astype(np.float32, copy=False), True
         except MediaError as error:
-            if self.on_error == "raise":
+            if self.on_error == "raise" and self._deferred is None:
                 raise
             with self._errors_lock:
-                self._errors[(item, modality)] = error
+                errors = self._errors if self.on_error == "mask" else self._deferred
+                errors[(item, modality)] = error
             return zeros, False
 
     def as_dataset(

@@ -16,6 +16,7 @@ def bpr_triples(
     *,
     split: str = "train",
     seed: int | None = None,
+    epochs: range | None = None,
 ) -> tf.data.Dataset:
     """Batches of `{"user_index", "positive_item", "negative_item"}`, shuffled each epoch.
 
@@ -25,6 +26,13 @@ def bpr_triples(
     after which the chance of a remaining collision is the user's share of
     the catalogue to the fifth power). Membership is checked by binary search
     over sorted (user, item) keys, so memory stays linear in interactions.
+
+    Without `epochs`, each iteration over the dataset is one epoch with a new
+    order (reproducible under `seed`). With `epochs` (a `range` of epoch
+    numbers), the dataset holds those epochs' batches one after another, and
+    epoch e's order and negatives depend on (`seed`, e) alone: a run resumed
+    at epoch e sees the batches an uninterrupted run would. Train on it with
+    `fit(..., steps_per_epoch=bpr_num_batches(dataset, batch_size))`.
     """
     users, items = dataset.interactions(split)
     num_items = dataset.num_items
@@ -59,7 +67,7 @@ def bpr_triples(
     # whole index vectors is ~10× cheaper than a per-element shuffle buffer.
     user_table, item_table = tf.constant(users), tf.constant(items)
     count = len(users)
-    num_batches = -(-count // batch_size)
+    batches_per_epoch = bpr_num_batches(dataset, batch_size, split)
 
     def epoch_batches(epoch_seed):
         order = tf.random.experimental.stateless_shuffle(
@@ -71,11 +79,31 @@ def bpr_triples(
             seed = tf.stack([epoch_seed, number + 1])
             return add_negatives(tf.gather(user_table, chosen), tf.gather(item_table, chosen), seed)
 
-        return tf.data.Dataset.range(num_batches).map(
+        return tf.data.Dataset.range(batches_per_epoch).map(
             batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         )
 
-    # A new epoch seed each time the dataset is iterated, reproducible under `seed`.
-    epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    if epochs is None:
+        # A new epoch seed each time the dataset is iterated, reproducible under `seed`.
+        epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        num_epochs = 1
+    else:
+        epoch_seeds = tf.data.Dataset.from_tensor_slices(_epoch_seeds(seed, epochs))
+        num_epochs = len(epochs)
     ds = epoch_seeds.flat_map(epoch_batches)
-    return ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
+    cardinality = tf.data.experimental.assert_cardinality(batches_per_epoch * num_epochs)
+    return ds.apply(cardinality).prefetch(tf.data.AUTOTUNE)
+
+
+def bpr_num_batches(dataset: MultimodalDataset, batch_size: int, split: str = "train") -> int:
+    """Batches in one epoch of `bpr_triples(dataset, batch_size, split=split)`."""
+    return -(-len(dataset.interactions(split)[0]) // batch_size)
+
+
+def _epoch_seeds(seed: int | None, epochs: range) -> np.ndarray:
+    """One int64 seed per epoch, a function of (seed, epoch) only."""
+    base = np.random.SeedSequence().entropy if seed is None else seed
+    return np.array(
+        [np.random.SeedSequence([base, e]).generate_state(1, np.uint64)[0] for e in epochs],
+        np.uint64,
+    ).view(np.int64)

@@ -21,10 +21,7 @@ def new_output_dir(out: str | Path):
         FileExistsError: when `out` exists and is not an empty directory.
     """
     out = Path(out)
-    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
-        raise FileExistsError(
-            f"{out} already exists and is not empty; choose another path or remove it first"
-        )
+    check_new_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
@@ -35,6 +32,15 @@ def new_output_dir(out: str | Path):
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+
+
+def check_new_output_dir(out: str | Path) -> None:
+    """Raises `FileExistsError` unless `out` is new or an empty directory."""
+    out = Path(out)
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise FileExistsError(
+            f"{out} already exists and is not empty; choose another path or remove it first"
+        )
 
 
 def write_csv(path: Path, columns, rows) -> None:

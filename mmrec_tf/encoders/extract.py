@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import os
+import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,7 @@ from mmrec_tf.data import (
     AudioOptions,
     ImageOptions,
     ItemLoader,
+    MediaError,
     TextOptions,
     VideoOptions,
     load_dataset,
@@ -82,24 +85,40 @@ def build_extractor(spec: str, modality: str) -> FeatureExtractor:
         )
     builder = builders.get((kind, modality)) or builders.get((kind, None))
     if builder is None:
-        raise ValueError(f"encoder {spec!r} does not encode {modality}. Encoders:\n{SPEC_HELP}")
+        names = [line.split()[0] for line in SPEC_HELP.splitlines() if not line[0].isspace()]
+        close = difflib.get_close_matches(spec, names, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"encoder {spec!r} does not encode {modality}{hint} "
+            "(`mmrec-tf extract-features --help` lists the encoders)"
+        )
     encoder, options = builder()
     encoder.trainable = False
     return FeatureExtractor(spec, modality, encoder, options)
 
 
 def builtin_encoder(modality: str) -> keras.layers.Layer:
-    """The small default encoder of `modality` (seeded: the same weights every time)."""
+    """The small default encoder of `modality` (seeded: the same weights every time,
+    so `export` can rebuild the encoder that extracted a run's features).
+
+    The seed is local: whatever the program seeded before (a training
+    configuration's `seed`) goes on unchanged after.
+    """
     from mmrec_tf import encoders
 
-    keras.utils.set_random_seed(0)
-    if modality == "text":
-        return encoders.TextEncoder.small()
-    if modality == "image":
-        return encoders.ImageEncoder.small()
-    if modality == "audio":
-        return encoders.AudioEncoder.small_cnn(num_mel_bins=AudioOptions().num_mel_bins)
-    return encoders.FramePoolingVideoEncoder(encoders.ImageEncoder.small())
+    # Keras draws an unseeded initializer's seed from Python's `random`.
+    outside = random.getstate()
+    random.seed(0)
+    try:
+        if modality == "text":
+            return encoders.TextEncoder.small()
+        if modality == "image":
+            return encoders.ImageEncoder.small()
+        if modality == "audio":
+            return encoders.AudioEncoder.small_cnn(num_mel_bins=AudioOptions().num_mel_bins)
+        return encoders.FramePoolingVideoEncoder(encoders.ImageEncoder.small())
+    finally:
+        random.setstate(outside)
 
 
 def _minilm():
@@ -195,19 +214,30 @@ def extract_features(
         "chunk_size": chunk_size,
         "options": _describe(extractor.options),
     }
+    created_out = not out.exists()
     partial = _prepare_partial(out / f".{modality}.partial", manifest, overwrite)
     chunks = range(0, dataset.num_items, chunk_size)
     bar = keras.utils.Progbar(dataset.num_items, unit_name="item", verbose=1 if progress else 0)
-    for number, start in enumerate(chunks):
-        items = np.arange(start, min(start + chunk_size, dataset.num_items))
-        chunk_file = partial / f"chunk_{number:05d}.npy"
-        if not chunk_file.exists():
-            rows = [
-                np.asarray(extractor.encoder(extractor.inputs(batch), training=False))
-                for batch in loader.as_dataset(items, batch_size=batch_size)
-            ]
-            _save_atomically(chunk_file, np.concatenate(rows).astype(np.float32))
-        bar.add(len(items))
+    try:
+        for number, start in enumerate(chunks):
+            items = np.arange(start, min(start + chunk_size, dataset.num_items))
+            chunk_file = partial / f"chunk_{number:05d}.npy"
+            if not chunk_file.exists():
+                with loader.deferred_errors():
+                    rows = [
+                        np.asarray(extractor.encoder(extractor.inputs(batch), training=False))
+                        for batch in loader.as_dataset(items, batch_size=batch_size)
+                    ]
+                _save_atomically(chunk_file, np.concatenate(rows).astype(np.float32))
+            bar.add(len(items))
+    except MediaError:
+        # Finished chunks are kept for a rerun once the file is fixed; a run that
+        # finished none leaves nothing behind.
+        if not any(partial.glob("chunk_*.npy")):
+            shutil.rmtree(partial)
+            if created_out and not any(out.iterdir()):
+                out.rmdir()
+        raise
     features = np.concatenate([np.load(partial / f"chunk_{n:05d}.npy") for n in range(len(chunks))])
     present = dataset.modality_available(modality)
     failed = sorted(e.item_id for e in loader.errors)

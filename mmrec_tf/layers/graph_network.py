@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from mmrec_tf.layers.graph_network_layer import GraphNetworkLayer
+from mmrec_tf.layers.initializers import clone_initializer
 
 READOUTS = ("sum", "mean", "max")
 LAYER_COMBINATIONS = ("last", "mean")
@@ -98,9 +99,13 @@ class GraphNetwork(keras.layers.Layer):
         self.graph_layers = []
         shape = node_features_shape
         for t in range(self.num_layers):
-            layer = GraphNetworkLayer(
-                **self.layer_arguments, name=f"graph_layer_{t}", dtype=self.dtype_policy
-            )
+            arguments = {
+                **self.layer_arguments,
+                "kernel_initializer": clone_initializer(
+                    self.layer_arguments["kernel_initializer"], t
+                ),
+            }
+            layer = GraphNetworkLayer(**arguments, name=f"graph_layer_{t}", dtype=self.dtype_policy)
             layer.build(shape, adjacency_shape)
             shape = (*shape[:-1], self.units)
             self.graph_layers.append(layer)

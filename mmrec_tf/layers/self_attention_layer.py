@@ -7,6 +7,7 @@ import math
 import keras
 from keras import ops
 
+from mmrec_tf.layers.initializers import clone_initializer
 from mmrec_tf.layers.masked_softmax import masked_softmax
 
 
@@ -83,25 +84,26 @@ class SelfAttentionLayer(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        def dense(name, shape):
+        def dense(name, shape, index):
+            # Each projection its own initializer: a shared one starts them identical.
             layer = keras.layers.Dense(
                 self.units,
                 use_bias=self.use_bias,
-                kernel_initializer=self.kernel_initializer,
-                bias_initializer=self.bias_initializer,
+                kernel_initializer=clone_initializer(self.kernel_initializer, index),
+                bias_initializer=clone_initializer(self.bias_initializer, index),
                 name=name,
                 dtype=self.dtype_policy,
             )
             layer.build(shape)
             return layer
 
-        self.query = dense("query", input_shape)
-        self.key = dense("key", input_shape)
-        self.value = dense("value", input_shape)
+        self.query = dense("query", input_shape, 0)
+        self.key = dense("key", input_shape, 1)
+        self.value = dense("value", input_shape, 2)
         # Named "output"; the attribute cannot be, as Layer.output is Keras's own.
         self.output_dense = None
         if self.num_heads > 1:
-            self.output_dense = dense("output", (*input_shape[:-1], self.units))
+            self.output_dense = dense("output", (*input_shape[:-1], self.units), 3)
         self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def call(self, inputs, mask=None, return_attention_scores=False, training=None):

@@ -5,6 +5,7 @@ from mmrec_tf.models.matrix_factorization import MatrixFactorization
 from mmrec_tf.models.most_popular import MostPopular
 from mmrec_tf.models.multimodal_recommender import MultimodalRecommender
 from mmrec_tf.models.recommender import Recommender
+from mmrec_tf.models.saving import load_recommender
 from mmrec_tf.models.vbpr import VBPR
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "MultimodalRecommender",
     "Recommender",
     "VBPR",
+    "load_recommender",
 ]

@@ -28,12 +28,15 @@ class MatrixFactorization(Recommender):
         super().__init__(num_users, num_items, l2_regularization, **kwargs)
         self.embedding_dim = embedding_dim
         # Xavier-normal, as MMRec initialises BPR-MF.
-        initializer = keras.initializers.GlorotNormal()
         self.user_embedding = self.add_weight(
-            shape=(num_users, embedding_dim), initializer=initializer, name="user_embedding"
+            shape=(num_users, embedding_dim),
+            initializer=keras.initializers.GlorotNormal(),
+            name="user_embedding",
         )
         self.item_embedding = self.add_weight(
-            shape=(num_items, embedding_dim), initializer=initializer, name="item_embedding"
+            shape=(num_items, embedding_dim),
+            initializer=keras.initializers.GlorotNormal(),
+            name="item_embedding",
         )
         self.built = True
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -161,13 +163,18 @@ class MultimodalRecommender(Recommender):
         elif fusion == "weighted_average":
             self.weighted_average = WeightedAverageFusion(name="weighted_average")
             self.weighted_average.build(tokens_shape)
-        initializer = keras.initializers.GlorotUniform()
+        # One initializer object per table: an unseeded Keras initializer draws its
+        # seed once, so a shared one would start users and items alike.
         self.user_embedding = self.add_weight(
-            shape=(num_users, embedding_dim), initializer=initializer, name="user_embedding"
+            shape=(num_users, embedding_dim),
+            initializer=keras.initializers.GlorotUniform(),
+            name="user_embedding",
         )
         if use_ids:
             self.item_embedding = self.add_weight(
-                shape=(num_items, embedding_dim), initializer=initializer, name="item_embedding"
+                shape=(num_items, embedding_dim),
+                initializer=keras.initializers.GlorotUniform(),
+                name="item_embedding",
             )
         if num_graph_layers:
             self.graph = StoredGraph(num_users + num_items, num_graph_edges, name="graph")
@@ -206,9 +213,8 @@ class MultimodalRecommender(Recommender):
                 normalize_adjacency(knn_graph(features[m], item_graph_k, valid=present[m]))
                 for m in sorted(features)
             ]
-            item_graph = tf.sparse.map_values(
-                lambda v: v / len(graphs), tf.sparse.add(*graphs) if len(graphs) == 2 else graphs[0]
-            )
+            total = functools.reduce(tf.sparse.add, graphs)
+            item_graph = tf.sparse.map_values(lambda v: v / len(graphs), total)
         num_graph_layers = kwargs.pop("num_graph_layers", 2)
         model = cls(
             dataset.num_users,

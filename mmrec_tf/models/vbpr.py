@@ -35,12 +35,15 @@ class VBPR(Recommender):
         super().__init__(num_users, num_items, l2_regularization, **kwargs)
         self.feature_dim = feature_dim
         self.embedding_dim = embedding_dim
-        initializer = keras.initializers.GlorotNormal()
         self.user_embedding = self.add_weight(
-            shape=(num_users, 2 * embedding_dim), initializer=initializer, name="user_embedding"
+            shape=(num_users, 2 * embedding_dim),
+            initializer=keras.initializers.GlorotNormal(),
+            name="user_embedding",
         )
         self.item_embedding = self.add_weight(
-            shape=(num_items, embedding_dim), initializer=initializer, name="item_embedding"
+            shape=(num_items, embedding_dim),
+            initializer=keras.initializers.GlorotNormal(),
+            name="item_embedding",
         )
         self.features = self.add_weight(
             shape=(num_items, feature_dim), trainable=False, initializer="zeros", name="features"

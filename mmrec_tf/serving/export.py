@@ -51,9 +51,16 @@ class ServingTables(tf.Module):
         )
         # An unknown user gets the most popular items, scored by their popularity.
         scores = tf.where(known[:, None], scores, self.popularity[None, :])
-        k = tf.minimum(k, tf.shape(self.item_vectors)[0])
-        top = tf.math.top_k(scores, k)
-        return {"item_id": tf.gather(self.item_ids, top.indices), "score": top.values}
+        # Never a seen item: k is cut to what every user of the batch has not seen.
+        seen_counts = tf.where(known, ends - starts, tf.zeros_like(starts))
+        most_seen = tf.reduce_max(tf.concat([seen_counts, tf.zeros([1], tf.int64)], axis=0))
+        unseen = tf.cast(tf.shape(self.item_vectors, out_type=tf.int64)[0] - most_seen, tf.int32)
+        top = tf.math.top_k(scores, tf.clip_by_value(k, 0, unseen))
+        return {
+            "item_id": tf.gather(self.item_ids, top.indices),
+            "score": top.values,
+            "known_user": known,
+        }
 
     def score(self, user_id, item_id):
         users = self.user_lookup.lookup(user_id)
@@ -91,30 +98,38 @@ def export_recommender(
     Signatures (`serving_default` is `recommend`):
 
     * `recommend(user_id: string [B], k: int32 scalar)` → `item_id` string
-      [B, k'] and `score` float32 [B, k'], k' = min(k, catalogue size): the
-      best items over the whole catalogue, leaving out the items the user
-      interacted with in `seen_splits`. A user id the dataset does not have
-      gets the most popular items of the training split, `score` being their
-      share of training users. A user who has seen nearly everything gets the
-      seen items last, with score -inf.
+      [B, k'], `score` float32 [B, k'] and `known_user` bool [B]: the best
+      items over the whole catalogue, never one the user interacted with in
+      `seen_splits`; k' = min(k, the fewest items a user of the batch has not
+      seen), so one user asking for more than they have left gets exactly
+      what is left. A user id the dataset does not have (`known_user`
+      False) gets the most popular items of the training split, `score`
+      being their share of training users.
     * `score(user_id: string [B], item_id: string [B])` → `score` float32
       [B]: the model's score; NaN where the user or the item is unknown.
     * `title(item_id: string [B])` → `title` string [B]: the item's `title` metadata
       column (the item id when the dataset has none); "" for an unknown id.
     * `embed_users(user_id: string [B])` → `user_vector` float32 [B, d]: user vectors
       (zeros for an unknown user).
-    * `embed_items(<modality>: string ...)` → `item_vector` float32 [B, d], for a
-      `MultimodalRecommender` given `content_encoders` (the encoders its
-      features were extracted with; an end-to-end model's own by default) and
-      `content_options` (their decoding options): an item's vector from its raw
-      content alone (see `mmrec_tf.serving.content.raw_content_signature`),
-      so that a new item can be scored (`embed_users(u) · embed_items(x)`)
-      before anyone has interacted with it.
 
-    Ids, user and item vectors and the seen-items table live in the
-    SavedModel: serving reads nothing else, and needs TensorFlow only (no
-    mmrec_tf). `path` must not exist or be empty; the SavedModel is written
-    beside it and renamed into place.
+    For a `MultimodalRecommender` given `content_encoders` (the encoders its
+    features were extracted with; an end-to-end model's own by default) and
+    `content_options` (their decoding options), a second SavedModel,
+    `path/embed_items/`, holds the content tower:
+
+    * `embed_items(<modality>: string ...)` (its `serving_default`) →
+      `item_vector` float32 [B, d]: an item's vector from its raw content
+      alone (see `mmrec_tf.serving.content.raw_content_signature`), so that
+      a new item can be scored (`embed_users(u) · embed_items(x)`) before
+      anyone has interacted with it.
+
+    It is separate because its encoders may need ops outside core TensorFlow
+    (keras-hub's WordPiece tokenizer runs tensorflow-text ops, which a
+    process must `import tensorflow_text` to load): `path` itself loads in
+    any TensorFlow runtime, whatever the encoders. Ids, user and item
+    vectors and the seen-items table live in the SavedModel: serving reads
+    nothing else, and needs no mmrec_tf. `path` must not exist or be empty;
+    everything is written beside it and renamed into place.
     """
     import keras
 
@@ -148,51 +163,46 @@ def export_recommender(
     return write_saved_model(tables, path, content)
 
 
+CONTENT_TOWER = "embed_items"
+
+
 def write_saved_model(tables: ServingTables, path: str | os.PathLike, content=None) -> Path:
-    """Writes the signatures of `tables` (and of `content`, a `ContentEmbedding`)
-    through Keras' `ExportArchive`; `path` must be new or empty."""
+    """Writes the signatures of `tables` at `path` and those of `content` (a
+    `ContentEmbedding`) at `path/embed_items`, through Keras' `ExportArchive`;
+    `path` must be new or empty."""
     import keras
 
     from mmrec_tf.data.writing import new_output_dir
 
     archive = keras.export.ExportArchive()
     archive.track(tables)
-    archive.add_endpoint(
-        "recommend",
-        tables.recommend,
-        input_signature=[
+    endpoints = {
+        "recommend": [
             tf.TensorSpec([None], tf.string, name="user_id"),
             tf.TensorSpec([], tf.int32, name="k"),
         ],
-    )
-    archive.add_endpoint(
-        "score",
-        tables.score,
-        input_signature=[
+        "score": [
             tf.TensorSpec([None], tf.string, name="user_id"),
             tf.TensorSpec([None], tf.string, name="item_id"),
         ],
-    )
-    archive.add_endpoint(
-        "title", tables.title, input_signature=[tf.TensorSpec([None], tf.string, name="item_id")]
-    )
-    archive.add_endpoint(
-        "embed_users",
-        tables.embed_users,
-        input_signature=[tf.TensorSpec([None], tf.string, name="user_id")],
-    )
-    if content is not None:
-        from mmrec_tf.serving.content import raw_content_signature
-
-        archive.track(content)
-        signature = raw_content_signature(content.encoders)
-        archive.add_endpoint(
-            "embed_items",
-            lambda inputs: {"item_vector": content.embed(inputs)},
-            input_signature=[signature],
-        )
+        "title": [tf.TensorSpec([None], tf.string, name="item_id")],
+        "embed_users": [tf.TensorSpec([None], tf.string, name="user_id")],
+    }
+    for name, signature in endpoints.items():
+        archive.add_endpoint(name, getattr(tables, name), input_signature=signature)
     with new_output_dir(path) as staging:
         archive.write_out(str(staging), verbose=False)
+        if content is not None:
+            from mmrec_tf.serving.content import raw_content_signature
+
+            tower = keras.export.ExportArchive()
+            tower.track(content)
+            tower.add_endpoint(
+                "embed_items",
+                lambda inputs: {"item_vector": content.embed(inputs)},
+                input_signature=[raw_content_signature(content.encoders)],
+            )
+            tower.write_out(str(staging / CONTENT_TOWER), verbose=False)
     return Path(path)
 
 

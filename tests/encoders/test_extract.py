@@ -175,3 +175,38 @@ def test_keras_hub_and_keras_applications_specs():
     image = build_extractor("keras_applications:MobileNetV2:none", "image")
     assert image.encoder.output_dim == 1280
     assert image.encoder.preprocessing == "keras_applications.mobilenet_v2"
+
+
+def test_builtin_encoders_are_seeded_without_touching_the_callers_seed():
+    import random
+
+    import keras
+
+    random.seed(123)
+    before = random.getstate()
+    first = extract.builtin_encoder("image")
+    assert random.getstate() == before  # what the caller seeded goes on unchanged
+    second = extract.builtin_encoder("image")
+    for a, b in zip(first.weights, second.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    # Weights made after it follow the caller's seed, not the encoder's.
+    keras.utils.set_random_seed(1)
+    extract.builtin_encoder("text")
+    after_encoder = keras.initializers.GlorotUniform()((4, 4)).numpy()
+    keras.utils.set_random_seed(1)
+    alone = keras.initializers.GlorotUniform()((4, 4)).numpy()
+    np.testing.assert_array_equal(after_encoder, alone)
+
+
+def test_a_bad_file_stops_extraction_with_its_name_and_leaves_nothing(demo_dir, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    image = sorted((data / "images").iterdir())[3]
+    image.unlink()
+    image.mkdir()  # a directory where the image should be
+    out = tmp_path / "features"
+    with pytest.raises(extract.MediaError, match=f"images/{image.name}.*is a directory"):
+        extract_features(data, "image", "builtin", out, progress=False, chunk_size=64)
+    assert not out.exists()

@@ -72,16 +72,21 @@ def test_masked_keys_get_exactly_zero_weight_and_empty_items_give_zeros(tokens):
         np.testing.assert_allclose(weights[0].sum(axis=-1), 1, atol=1e-6)
 
 
-def test_query_key_value_are_separate_projections():
-    layer = SelfAttentionLayer(4)
-    layer(np.zeros((1, 2, 3), "float32"))
-    kernels = [layer.query.kernel, layer.key.kernel, layer.value.kernel]
-    assert len({id(k) for k in kernels}) == 3
+@pytest.mark.parametrize(
+    "initializer", ["glorot_uniform", keras.initializers.GlorotUniform(seed=3)], ids=str
+)
+def test_query_key_value_start_different(initializer):
+    layer = SelfAttentionLayer(4, num_heads=2, kernel_initializer=initializer)
+    layer(np.zeros((1, 2, 4), "float32"))
+    kernels = [d.kernel.numpy() for d in (layer.query, layer.key, layer.value, layer.output_dense)]
+    for i in range(len(kernels)):
+        for j in range(i):
+            assert not np.allclose(kernels[i], kernels[j]), (i, j)
     assert [d.name for d in (layer.query, layer.key, layer.value)] == ["query", "key", "value"]
-    assert layer.output_dense is None
-    multi = SelfAttentionLayer(4, num_heads=2)
-    multi(np.zeros((1, 2, 3), "float32"))
-    assert multi.output_dense.name == "output"
+    assert layer.output_dense.name == "output"
+    single = SelfAttentionLayer(4)
+    single(np.zeros((1, 2, 3), "float32"))
+    assert single.output_dense is None
 
 
 def test_keras_masking_propagates(tokens):

@@ -23,13 +23,17 @@ out = served.signatures["serving_default"](
     user_id=tf.constant(request["users"]), k=tf.constant(request["k"], tf.int32)
 )
 large = served.recommend(tf.constant(request["users"][:1]), tf.constant(10**6, tf.int32))
+unknown = served.recommend(tf.constant(["no-such-user"]), tf.constant(10**6, tf.int32))
 scores = served.score(tf.constant(request["pairs"][0]), tf.constant(request["pairs"][1]))["score"]
 assert "mmrec_tf" not in sys.modules
 np.savez(
     sys.argv[3],
     item_id=out["item_id"].numpy().astype(str),
     score=out["score"].numpy(),
-    large_k=large["item_id"].shape[1],
+    large_items=large["item_id"].numpy().astype(str),
+    large_scores=large["score"].numpy(),
+    unknown_k=unknown["item_id"].shape[1],
+    known_user=out["known_user"].numpy(),
     pair_scores=scores.numpy(),
     signatures=np.array(sorted(served.signatures)),
 )
@@ -92,8 +96,13 @@ def test_exported_model_serves_what_the_model_ranks(trained, tmp_path):
     assert set(served["item_id"][3]) <= {
         dataset.item_ids[i] for i in np.flatnonzero(popularity >= popularity[popular[-1]])
     }
-    # k beyond the catalogue is clipped to it.
-    assert served["large_k"] == dataset.num_items
+    assert served["known_user"].tolist() == [True, True, True, False]
+    # k beyond what a user has left gives exactly the items they have not seen, none
+    # seen (no -inf score); an unknown user has the whole catalogue.
+    seen = {dataset.item_ids[i] for i in train_items[train_users == users[0]]}
+    assert set(served["large_items"][0]) == set(dataset.item_ids) - seen
+    assert np.isfinite(served["large_scores"]).all()
+    assert served["unknown_k"] == dataset.num_items
     # score: the model's score; NaN for an unknown user or item.
     full = model.score_users([0])[0, 4]
     assert served["pair_scores"][0] == pytest.approx(full, abs=1e-5)
@@ -120,9 +129,10 @@ import tensorflow as tf
 
 request = json.loads(sys.argv[2])
 served = tf.saved_model.load(sys.argv[1])
+tower = tf.saved_model.load(sys.argv[1] + "/embed_items")
 texts = tf.constant(request["text"])
 images = tf.constant([open(p, "rb").read() if p else b"" for p in request["image"]])
-items = served.signatures["embed_items"](text=texts, image=images)["item_vector"]
+items = tower.signatures["serving_default"](text=texts, image=images)["item_vector"]
 users = served.embed_users(tf.constant(request["users"]))["user_vector"]
 assert "mmrec_tf" not in sys.modules
 np.savez(sys.argv[3], items=items.numpy(), users=users.numpy())

@@ -1,0 +1,236 @@
+"""Training configuration files: their keys, types and defaults, checked before anything runs.
+
+A configuration is a JSON object. Every key is optional (`DEFAULTS`); an
+unknown key, a value of the wrong type or an option the model does not take
+is a `ConfigError` naming the file, the key, what was expected and what was
+found, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+from pathlib import Path
+
+MODEL_NAMES = ("MatrixFactorization", "LightGCN", "VBPR", "MultimodalRecommender")
+MODALITY_NAMES = ("text", "image", "audio", "video")
+
+DEFAULTS = {
+    "model": "MultimodalRecommender",
+    "options": {},
+    "modalities": None,
+    "learning_rate": 1e-3,
+    "batch_size": 2048,
+    "epochs": 300,
+    "patience": 20,
+    "seed": 0,
+    "jit_compile": True,
+    "end_to_end": None,
+}
+# configs/demo.json holds the same (a test keeps them equal).
+DEMO_CONFIG = {
+    "model": "MultimodalRecommender",
+    "options": {"embedding_dim": 32, "item_graph_k": 5},
+    "learning_rate": 0.005,
+    "batch_size": 256,
+    "epochs": 100,
+    "patience": 10,
+}
+# The `end_to_end` object (configs/demo-end-to-end.json): the builtin encoders
+# inside the model, trained on the dataset's raw files.
+END_TO_END_DEFAULTS = {
+    "modalities": None,
+    "image_size": [64, 64],
+    "video_frames": 8,
+    "video_size": [32, 32],
+    "text_length": 64,
+}
+# Keys a resumed run may change: how long it goes on, not what it trains.
+RESUMABLE_CHANGES = ("epochs", "patience")
+
+# Constructor arguments that `build_model` fills from the data, never from a file.
+_SET_FROM_DATA = {
+    "num_users",
+    "num_items",
+    "num_edges",
+    "feature_dim",
+    "feature_dims",
+    "num_graph_edges",
+    "num_item_graph_edges",
+    "encoders",
+    "split",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and key."""
+
+
+def load_config(path: str | Path) -> dict:
+    """The configuration in `path` with defaults filled in, checked key by key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read the configuration: {e}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(
+            f"{path}: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+        ) from None
+    return check_config(raw, source=str(path))
+
+
+def check_config(raw, source: str = "configuration") -> dict:
+    """`raw` (a parsed JSON object) checked and completed with `DEFAULTS`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: must be a JSON object, found {_describe(raw)}")
+    _reject_unknown(raw, DEFAULTS, source, "")
+    config = {**DEFAULTS, **raw}
+    _expect(config, "model", source, "", str, "a model name")
+    if config["model"] not in MODEL_NAMES:
+        raise ConfigError(
+            f'{source}: "model" must be one of {", ".join(MODEL_NAMES)}, found {config["model"]!r}'
+        )
+    _expect(config, "learning_rate", source, "", float, "a number > 0", positive=True)
+    for key in ("batch_size", "epochs", "patience"):
+        _expect(config, key, source, "", int, "an integer ≥ 1", positive=True)
+    _expect(config, "seed", source, "", int, "an integer")
+    _expect(config, "jit_compile", source, "", bool, "true or false")
+    _expect_modalities(config, "modalities", source, "")
+    _expect(config, "options", source, "", dict, "a JSON object")
+    config["options"] = _check_options(config["model"], config["options"], source)
+    if config["end_to_end"] is not None:
+        if config["model"] != "MultimodalRecommender":
+            raise ConfigError(f'{source}: "end_to_end" trains a MultimodalRecommender only')
+        _expect(config, "end_to_end", source, "", dict, "a JSON object or null")
+        config["end_to_end"] = _check_end_to_end(config["end_to_end"], source)
+    return config
+
+
+def resumed_config(saved: dict, new: dict, source: str) -> dict:
+    """The configuration a resumed run goes on with: the saved one, with the keys
+    of `RESUMABLE_CHANGES` taken from `new`; any other difference is an error."""
+    changed = sorted(
+        key for key in DEFAULTS if key not in RESUMABLE_CHANGES and saved.get(key) != new.get(key)
+    )
+    if changed:
+        raise ConfigError(
+            f"{source} differs from the run's configuration in {', '.join(changed)}: a resumed "
+            f"run may change only {' and '.join(RESUMABLE_CHANGES)}; start a new run instead"
+        )
+    return {**saved, **{key: new[key] for key in RESUMABLE_CHANGES}}
+
+
+def model_options(model: str) -> dict[str, object]:
+    """{option: default} that a configuration's `options` may set for `model`."""
+    from mmrec_tf import models
+
+    model_class = getattr(models, model)
+    functions = [c.__init__ for c in model_class.__mro__ if issubclass(c, models.Recommender)]
+    if hasattr(model_class, "from_dataset"):
+        functions.append(model_class.from_dataset)
+    options = {}
+    for function in functions:
+        for name, parameter in inspect.signature(function).parameters.items():
+            if parameter.default is inspect.Parameter.empty or name in _SET_FROM_DATA:
+                continue
+            options.setdefault(name, parameter.default)
+    return options
+
+
+def _check_options(model: str, options: dict, source: str) -> dict:
+    allowed = model_options(model)
+    _reject_unknown(options, allowed, source, "options.", what=f"an option of {model}")
+    for name, default in allowed.items():
+        if name not in options or default is None:
+            continue
+        if isinstance(default, bool):
+            _expect(options, name, source, "options.", bool, "true or false")
+        elif isinstance(default, int):
+            _expect(options, name, source, "options.", int, "an integer ≥ 0", non_negative=True)
+        elif isinstance(default, float):
+            _expect(options, name, source, "options.", float, "a number ≥ 0", non_negative=True)
+        elif isinstance(default, str):
+            _expect(options, name, source, "options.", str, "a string")
+    return dict(options)
+
+
+def _check_end_to_end(end_to_end: dict, source: str) -> dict:
+    prefix = "end_to_end."
+    _reject_unknown(end_to_end, END_TO_END_DEFAULTS, source, prefix)
+    checked = {**END_TO_END_DEFAULTS, **end_to_end}
+    _expect_modalities(checked, "modalities", source, prefix)
+    for key in ("video_frames", "text_length"):
+        _expect(checked, key, source, prefix, int, "an integer ≥ 1", positive=True)
+    for key in ("image_size", "video_size"):
+        size = checked[key]
+        if not (
+            isinstance(size, list)
+            and len(size) == 2
+            and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)
+        ):
+            raise ConfigError(
+                f'{source}: "{prefix}{key}" must be [height, width], two integers ≥ 1, '
+                f"found {_describe(size)}"
+            )
+    return checked
+
+
+def _reject_unknown(values: dict, known, source: str, prefix: str, what="a configuration key"):
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f' (did you mean "{prefix}{close[0]}"?)' if close else ""
+            raise ConfigError(
+                f'{source}: "{prefix}{key}" is not {what}{hint}; known: {", ".join(known)}'
+            )
+
+
+def _expect(values, key, source, prefix, kind, expected, positive=False, non_negative=False):
+    value = values[key]
+    if kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if ok and positive:
+        ok = value > 0
+    if ok and non_negative:
+        ok = value >= 0
+    if not ok:
+        raise ConfigError(f'{source}: "{prefix}{key}" must be {expected}, found {_describe(value)}')
+
+
+def _expect_modalities(values: dict, key: str, source: str, prefix: str) -> None:
+    value = values[key]
+    if value is None:
+        return
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(m, str) and m in MODALITY_NAMES for m in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ConfigError(
+            f'{source}: "{prefix}{key}" must be null or a list of distinct modalities from '
+            f"{', '.join(MODALITY_NAMES)}, found {_describe(value)}"
+        )
+
+
+def _describe(value) -> str:
+    kind = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+    return f"{json.dumps(value)} ({kind})"

@@ -1,0 +1,186 @@
+"""The run directory `mmrec-tf train` writes: the one module that knows its files.
+
+    RUN/config.json        the configuration, with the data and features paths
+    RUN/state.json         progress: epochs done, best epoch and value, why it stopped
+    RUN/model.keras        the model of the best validation epoch
+    RUN/checkpoints/       the last epoch's model and optimizer, for --resume
+    RUN/log.csv            one row per epoch: loss and validation metrics
+    RUN/tensorboard/       the same for TensorBoard
+    RUN/eval_<split>.json  what `mmrec-tf evaluate` measured
+
+Every file is written beside its final name and renamed into place, and
+`state.json` is written last at the end of each epoch: a run killed at any
+moment resumes from its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+CONFIG = "config.json"
+STATE = "state.json"
+BEST_MODEL = "model.keras"
+LOG = "log.csv"
+CHECKPOINTS = "checkpoints"
+
+
+class RunError(ValueError):
+    """A directory that is not the run a command expects; the message names it."""
+
+
+class RunDirectory:
+    """A training run's directory (see the module docstring for its files)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    # What is there.
+
+    def is_run(self) -> bool:
+        return (self.path / CONFIG).is_file() and (self.path / STATE).is_file()
+
+    def check_new(self) -> None:
+        """Refuses a path that holds anything: a run (resume it) or other files."""
+        if not self.path.exists():
+            return
+        if not self.path.is_dir():
+            raise RunError(f"{self.path} is a file, not a run directory; choose another --out")
+        if not any(self.path.iterdir()):
+            return
+        if self.is_run():
+            state = self.state()
+            progress = "finished" if state.get("finished") else "unfinished"
+            raise RunError(
+                f"{self.path} already holds a run ({progress}, {state['epochs_done']} epoch(s) "
+                "done); pass --resume to continue it or choose another --out"
+            )
+        raise RunError(
+            f"{self.path} is not empty and holds no run; choose another --out "
+            "(a run is written to a new or empty directory)"
+        )
+
+    def check_existing(self) -> None:
+        """Refuses a path that is not a run directory, naming what is missing."""
+        if not self.path.is_dir():
+            raise RunError(f"{self.path}: no such run directory")
+        if not self.is_run():
+            raise RunError(
+                f"{self.path} is not a run directory (no {CONFIG} and {STATE}); "
+                "runs are written by `mmrec-tf train`"
+            )
+
+    def config(self) -> dict:
+        return _read_json(self.path / CONFIG)
+
+    def state(self) -> dict:
+        return _read_json(self.path / STATE)
+
+    @property
+    def best_model_path(self) -> Path:
+        return self.path / BEST_MODEL
+
+    def last_checkpoint(self) -> Path | None:
+        name = self.state().get("checkpoint")
+        return None if name is None else self.path / name
+
+    def evaluation_path(self, split: str) -> Path:
+        return self.path / f"eval_{split}.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / LOG
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / "tensorboard"
+
+    # Writing.
+
+    def begin(self, config: dict) -> None:
+        """Creates the run: its configuration and a state with no epoch done."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path / CONFIG, json.dumps(config, indent=1))
+        self.write_state({"epochs_done": 0, "finished": False})
+
+    def write_state(self, state: dict) -> None:
+        write_atomically(self.path / STATE, json.dumps(state, indent=1))
+
+    def save_best(self, model) -> None:
+        _save_model_atomically(model, self.best_model_path)
+
+    def save_checkpoint(self, model, epochs_done: int) -> str:
+        """Saves the model with its optimizer after `epochs_done` epochs; returns its
+        name in the run. The state that names it is written after, so a checkpoint a
+        state does not name yet is never read (the one before it is removed later)."""
+        name = f"{CHECKPOINTS}/epoch_{epochs_done:05d}.keras"
+        (self.path / CHECKPOINTS).mkdir(exist_ok=True)
+        _save_model_atomically(model, self.path / name)
+        return name
+
+    def remove_checkpoints_except(self, keep: str) -> None:
+        for path in (self.path / CHECKPOINTS).glob("*.keras"):
+            if f"{CHECKPOINTS}/{path.name}" != keep:
+                path.unlink()
+
+    def append_log(self, row: dict) -> None:
+        """Adds an epoch's row to log.csv (the header comes from the first row)."""
+        path = self.log_path
+        new = not path.is_file() or path.stat().st_size == 0
+        with open(path, "a", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def truncate_log(self, epochs: int) -> None:
+        """Keeps the first `epochs` rows of log.csv: rows of an epoch a killed run did
+        not finish go, since the resumed run writes them again."""
+        path = self.log_path
+        if not path.is_file():
+            return
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows(rows[: 1 + epochs])
+        write_atomically(path, out.getvalue())
+
+    def write_evaluation(self, split: str, results: dict) -> Path:
+        path = self.evaluation_path(split)
+        write_atomically(path, json.dumps(results, indent=1))
+        return path
+
+    def remove(self) -> None:
+        """Deletes a run that never finished an epoch (nothing in it is worth keeping)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_text(text, encoding="utf-8")
+    os.replace(staging, path)
+
+
+def _save_model_atomically(model, path: Path) -> None:
+    handle, staging = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
+    os.close(handle)
+    try:
+        model.save(staging)
+        os.replace(staging, path)
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path} not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunError(f"{path} is damaged: {e}") from None

@@ -1,0 +1,289 @@
+"""Training and evaluating a recommender from a configuration file (`train`, `evaluate`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from mmrec_tf.training.config import (
+    END_TO_END_DEFAULTS,
+    ConfigError,
+    load_config,
+    resumed_config,
+)
+from mmrec_tf.training.run_directory import RunDirectory, RunError
+
+MONITOR = "val_recall@20"
+
+
+def load_features(dataset, features_dir: str | Path, modalities=None):
+    """`extract-features` output: {modality: [num_items, d]} and presence flags, checked
+    against the dataset's item order."""
+    features_dir = Path(features_dir)
+    if not features_dir.is_dir():
+        raise FileNotFoundError(f"{features_dir}: no such features directory")
+    features, present = {}, {}
+    names = modalities or sorted(p.stem for p in features_dir.glob("*.npy"))
+    if not names:
+        raise FileNotFoundError(
+            f"{features_dir} holds no features: run `mmrec-tf extract-features` first"
+        )
+    for modality in names:
+        metadata_path = features_dir / f"{modality}.json"
+        if not metadata_path.is_file():
+            raise FileNotFoundError(
+                f"{metadata_path} not found: run `mmrec-tf extract-features "
+                f"--modality {modality}` first"
+            )
+        metadata = json.loads(metadata_path.read_text())
+        if metadata["item_ids"] != dataset.item_ids:
+            raise ValueError(f"{metadata_path} was extracted for other items than {dataset.root}")
+        features[modality] = np.load(features_dir / f"{modality}.npy")
+        absent = set(metadata["missing_item_ids"]) | set(metadata.get("failed_item_ids", []))
+        present[modality] = np.array([item not in absent for item in dataset.item_ids])
+    return features, present
+
+
+def end_to_end_options(end_to_end: dict) -> dict:
+    """The loader options (`text`, `image`, `video`) an `end_to_end` configuration asks for."""
+    from mmrec_tf.data import ImageOptions, TextOptions, VideoOptions
+
+    options = {**END_TO_END_DEFAULTS, **end_to_end}
+    return {
+        "text": TextOptions(sequence_length=options["text_length"]),
+        "image": ImageOptions(size=tuple(options["image_size"])),
+        "video": VideoOptions(
+            num_frames=options["video_frames"], size=tuple(options["video_size"])
+        ),
+    }
+
+
+def load_item_content(dataset, end_to_end: dict):
+    """Every item's decoded content at the sizes an `end_to_end` configuration asks for."""
+    from mmrec_tf.data import ItemContent, ItemLoader
+
+    modalities = {**END_TO_END_DEFAULTS, **end_to_end}["modalities"]
+    loader = ItemLoader(dataset, modalities, **end_to_end_options(end_to_end))
+    return ItemContent.from_loader(loader)
+
+
+def content_encoders(run_config: dict, model) -> tuple[dict, dict]:
+    """({modality: encoder}, {modality: decoding options}) that turn raw content into
+    the features `model` was trained on: the extractors named in the features'
+    metadata (cached mode, checked against the recorded weight checksums) or the
+    model's own encoders (end-to-end). Empty when the model has no content."""
+    from mmrec_tf.encoders.extract import build_extractor
+
+    modalities = getattr(model, "modalities", [])
+    if not modalities:
+        return {}, {}
+    if run_config.get("end_to_end") is not None:
+        return dict(model.encoders), end_to_end_options(run_config["end_to_end"])
+    encoders, options = {}, {}
+    for modality in modalities:
+        metadata_path = Path(run_config["features"]) / f"{modality}.json"
+        metadata = json.loads(metadata_path.read_text())
+        extractor = build_extractor(metadata["spec"], modality)
+        if extractor.weights_sha256() != metadata["weights_sha256"]:
+            raise ValueError(
+                f"the {metadata['spec']!r} encoder's weights differ from those that extracted "
+                f"{metadata_path}: its features cannot be reproduced from raw content"
+            )
+        encoders[modality] = extractor.encoder
+        options.update(extractor.options)
+    return encoders, options
+
+
+def build_model(config: dict, dataset, features, present, content=None):
+    """The untrained model a (checked) configuration describes, for `dataset`."""
+    from mmrec_tf import models
+
+    name, options = config["model"], dict(config["options"])
+    users, items = dataset.interactions("train")
+    if name == "MatrixFactorization":
+        return models.MatrixFactorization(dataset.num_users, dataset.num_items, **options)
+    if name == "LightGCN":
+        return models.LightGCN.from_interactions(
+            users, items, dataset.num_users, dataset.num_items, **options
+        )
+    if name == "VBPR":
+        if not features:
+            raise ValueError("VBPR needs item features: pass --features")
+        stacked = np.concatenate([features[m] for m in sorted(features)], axis=1)
+        return models.VBPR.from_features(dataset.num_users, stacked, **options)
+    if content is not None:
+        from mmrec_tf.encoders.extract import builtin_encoder
+
+        encoders = {m: builtin_encoder(m) for m in content.modalities}
+        return models.MultimodalRecommender.end_to_end(dataset, encoders, content, **options)
+    return models.MultimodalRecommender.from_dataset(dataset, features, present, **options)
+
+
+def train(data, config_path, out, features_dir=None, resume=False, verbose=1) -> Path:
+    """Trains as `config_path` says and writes the run directory `out`
+    (`mmrec_tf.training.run_directory` lists its files).
+
+    Everything is checked before `out` is created: the configuration (see
+    `mmrec_tf.training.config`), the dataset, the features and the model. A
+    run that fails before its first epoch ends leaves nothing behind; one
+    stopped later (an error, Ctrl-C, a killed process) resumes with
+    `resume=True` exactly where an uninterrupted run would be: the model and
+    optimizer of its last finished epoch, the sampler's position (each
+    epoch's batches depend on the seed and the epoch number only), and the
+    best epoch and patience so far. A resumed run may raise `epochs` and
+    `patience`; anything else must match the run's configuration.
+
+    A configuration with an `end_to_end` object trains a
+    `MultimodalRecommender` with the builtin encoders inside it, on the
+    dataset's raw files (no `features_dir`).
+
+    Returns:
+        `out`; `RunDirectory(out).state()` says the best epoch and why it stopped.
+    """
+    from mmrec_tf.data import bpr_num_batches, bpr_triples, load_dataset
+    from mmrec_tf.evaluation import RankingEvaluation
+    from mmrec_tf.models import load_recommender
+
+    config = load_config(config_path)
+    run = RunDirectory(out)
+    paths = {
+        "data": str(Path(data).resolve()),
+        "features": None if features_dir is None else str(Path(features_dir).resolve()),
+    }
+    state = {"epochs_done": 0}
+    if resume:
+        run.check_existing()
+        saved = run.config()
+        for key, value in paths.items():
+            if saved.get(key) != value:
+                raise RunError(
+                    f"{run.path} was trained with {key} {saved.get(key)}, not {value}: "
+                    "resume it with the same --data and --features"
+                )
+        config = resumed_config(saved, config, str(config_path))
+        state = run.state()
+    else:
+        run.check_new()
+    if config["end_to_end"] is not None and features_dir is not None:
+        raise ConfigError(
+            f"{config_path}: an end_to_end configuration encodes raw files: do not pass --features"
+        )
+    dataset = load_dataset(data)
+    features, present = (
+        ({}, {})
+        if features_dir is None
+        else load_features(dataset, features_dir, config["modalities"])
+    )
+    end_to_end = config["end_to_end"]
+    content = None if end_to_end is None else load_item_content(dataset, end_to_end)
+    if _is_complete(state, config):
+        return run.path
+    keras.utils.set_random_seed(config["seed"])
+    checkpoint = run.last_checkpoint() if resume else None
+    if checkpoint is not None:
+        # Model and optimizer state as the last finished epoch left them.
+        model = load_recommender(checkpoint)
+        optimizer = model.optimizer
+    else:
+        try:
+            model = build_model(config, dataset, features, present, content)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{config_path}: {e}") from None
+        optimizer = keras.optimizers.Adam(config["learning_rate"])
+    model.compile(optimizer=optimizer, jit_compile=config["jit_compile"])
+    if resume:
+        run.truncate_log(state["epochs_done"])
+    else:
+        run.begin({**config, **paths})
+
+    batches = bpr_num_batches(dataset, config["batch_size"])
+    epochs = range(state["epochs_done"], config["epochs"])
+    triples = bpr_triples(dataset, config["batch_size"], seed=config["seed"], epochs=epochs)
+    recorder = _RunRecorder(run, state, config)
+    callbacks = [
+        RankingEvaluation(dataset, content=content),  # writes the logs the recorder reads
+        recorder,
+        keras.callbacks.TensorBoard(run.tensorboard_dir),
+    ]
+    try:
+        model.fit(
+            triples if content is None else content.attach(triples),
+            epochs=config["epochs"],
+            initial_epoch=state["epochs_done"],
+            steps_per_epoch=batches,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
+    except BaseException:
+        if not resume and recorder.state["epochs_done"] == 0:
+            run.remove()
+        raise
+    return run.path
+
+
+def _is_complete(state: dict, config: dict) -> bool:
+    stopped_early = state.get("stop_reason") == "early" and state["wait"] >= config["patience"]
+    return stopped_early or state["epochs_done"] >= config["epochs"]
+
+
+class _RunRecorder(keras.callbacks.Callback):
+    """Model selection, early stopping and the run's files, at the end of each epoch.
+
+    Keeps `model.keras` at the epoch with the best validation Recall@20,
+    stops after `patience` epochs without improvement, and writes the
+    checkpoint, the log row and last the state, so that a resumed run
+    carries on with the same best value and patience.
+    """
+
+    def __init__(self, run: RunDirectory, state: dict, config: dict):
+        super().__init__()
+        self.run = run
+        self.state = dict(state)
+        self.config = config
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        value = float(logs[MONITOR])
+        best = self.state.get("best_value")
+        if best is None or (not math.isnan(value) and value > best):
+            self.run.save_best(self.model)
+            self.state.update(best_epoch=epoch + 1, best_value=value, wait=0)
+        else:
+            self.state["wait"] = self.state.get("wait", 0) + 1
+        self.run.append_log({"epoch": epoch, **{k: float(v) for k, v in logs.items()}})
+        checkpoint = self.run.save_checkpoint(self.model, epoch + 1)
+        stop = self.state["wait"] >= self.config["patience"]
+        done = stop or epoch + 1 >= self.config["epochs"]
+        self.state.update(
+            epochs_done=epoch + 1,
+            checkpoint=checkpoint,
+            monitor=MONITOR,
+            finished=done,
+            stop_reason="early" if stop else ("epochs" if done else None),
+        )
+        self.run.write_state(self.state)
+        self.run.remove_checkpoints_except(checkpoint)
+        if stop:
+            self.model.stop_training = True
+
+
+def evaluate(run, split="test", mask="train+valid", ks=(10, 20, 50)):
+    """Evaluates a run's best model; writes and returns `run/eval_<split>.json`."""
+    from mmrec_tf.data import load_dataset
+    from mmrec_tf.evaluation import evaluate_ranking
+    from mmrec_tf.models import load_recommender
+
+    run = RunDirectory(run)
+    run.check_existing()
+    if not run.best_model_path.is_file():
+        raise RunError(f"{run.path} has no {run.best_model_path.name}: no epoch has finished yet")
+    dataset = load_dataset(run.config()["data"])
+    model = load_recommender(run.best_model_path)
+    results = evaluate_ranking(model.score_users, dataset, split, mask=mask, ks=ks)
+    run.write_evaluation(split, results)
+    return results

@@ -1,0 +1,225 @@
+"""What a careless user types, one row each: every row must end with a non-zero status,
+one line on standard error naming the problem, no traceback, and every file as it was.
+
+Each row runs `mmrec-tf` in its own process, as a shell would.
+"""
+
+import concurrent.futures
+import hashlib
+import json
+import shutil
+
+import pytest
+from cli_process import TENSORFLOW_NOISE, run_cli
+
+pytestmark = pytest.mark.large
+
+
+@pytest.fixture(scope="module")
+def workspace(demo_dir, tmp_path_factory):
+    """A trained run and its features, made once; rows must leave them as they are."""
+    from mmrec_tf.encoders.extract import extract_features
+    from mmrec_tf.training import train
+
+    root = tmp_path_factory.mktemp("workspace")
+    features = root / "features"
+    for modality in ("text", "image"):
+        extract_features(demo_dir, modality, "builtin", features, progress=False)
+    config = root / "config.json"
+    config.write_text(json.dumps({"options": {"embedding_dim": 8}, "epochs": 1}))
+    train(demo_dir, config, root / "run", features_dir=features, verbose=0)
+    return {"demo": demo_dir, "features": features, "config": config, "run": root / "run"}
+
+
+def _config(tmp_path, text):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    return path
+
+
+def _train(w, tmp_path, config_text, *extra, out=None):
+    config = _config(tmp_path, config_text)
+    out = out or tmp_path / "new-run"
+    return ["train", "--data", w["demo"], "--features", w["features"], "--config", config] + [
+        "--out",
+        out,
+        *extra,
+    ]
+
+
+def _with_file(tmp_path, name="notes.txt"):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / name).write_text("my notes")
+    return folder
+
+
+def _bad_image_dataset(w, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(w["demo"], data)
+    image = sorted((data / "images").iterdir())[5]
+    image.unlink()
+    image.mkdir()
+    return data, f"images/{image.name}"
+
+
+ROWS = {
+    "config key with a typo": lambda w, t: (
+        _train(w, t, '{"learnign_rate": 0.01}'),
+        '"learnign_rate" is not a configuration key (did you mean "learning_rate"?)',
+    ),
+    "epochs as a word": lambda w, t: (
+        _train(w, t, '{"epochs": "ten"}'),
+        '"epochs" must be an integer ≥ 1, found "ten" (a string)',
+    ),
+    "modalities as one string": lambda w, t: (
+        _train(w, t, '{"modalities": "text"}'),
+        '"modalities" must be null or a list of distinct modalities',
+    ),
+    "option the model does not take": lambda w, t: (
+        _train(w, t, '{"options": {"embeding_dim": 8}}'),
+        '"options.embeding_dim" is not an option of MultimodalRecommender '
+        '(did you mean "options.embedding_dim"?)',
+    ),
+    "configuration that is not JSON": lambda w, t: (
+        _train(w, t, '{"epochs": 3,}'),
+        "config.json: not valid JSON",
+    ),
+    "train into a folder of other files": lambda w, t: (
+        _train(w, t, "{}", out=_with_file(t)),
+        "is not empty and holds no run",
+    ),
+    "resume a folder of other files": lambda w, t: (
+        _train(w, t, "{}", "--resume", out=_with_file(t)),
+        "is not a run directory",
+    ),
+    "train over an existing run": lambda w, t: (
+        _train(w, t, w["config"].read_text(), out=w["run"]),
+        "already holds a run (finished, 1 epoch(s) done); pass --resume",
+    ),
+    "resume with another learning rate": lambda w, t: (
+        _train(
+            w,
+            t,
+            '{"options": {"embedding_dim": 8}, "epochs": 2, "learning_rate": 0.1}',
+            "--resume",
+            out=w["run"],
+        ),
+        "differs from the run's configuration in learning_rate",
+    ),
+    "train on a dataset that is not there": lambda w, t: (
+        ["train", "--data", t / "nowhere", "--config", _config(t, "{}"), "--out", t / "r"],
+        "nowhere",
+    ),
+    "evaluate a folder that is not a run": lambda w, t: (
+        ["evaluate", "--run", _with_file(t)],
+        "is not a run directory",
+    ),
+    "export a model that is not there": lambda w, t: (
+        ["export", "--model", t / "run" / "model.keras", "--out", t / "saved"],
+        "no such run directory or model file",
+    ),
+    "export a file that is not a model": lambda w, t: (
+        ["export", "--model", _with_file(t) / "notes.txt", "--data", w["demo"], "--out", t / "s"],
+        "not a saved Keras model",
+    ),
+    "export into a folder of other files": lambda w, t: (
+        ["export", "--model", w["run"], "--out", _with_file(t)],
+        "already exists and is not empty",
+    ),
+    "recommend zero items": lambda w, t: (
+        ["recommend", "--model", t, "--user", "user0001", "-k", "0"],
+        "-k must be at least 1",
+    ),
+    "recommend from a run, not a SavedModel": lambda w, t: (
+        ["recommend", "--model", w["run"], "--user", "user0001"],
+        "is not a SavedModel: run `mmrec-tf export` first",
+    ),
+    "features of another dataset": lambda w, t: (
+        [
+            *("train", "--data", _other_dataset(t), "--features", w["features"]),
+            *("--config", _config(t, "{}"), "--out", t / "r"),
+        ],
+        "was extracted for other items",
+    ),
+    "extract with an unknown encoder": lambda w, t: (
+        [
+            *("extract-features", "--data", w["demo"], "--modality", "image"),
+            *("--encoder", "mobilenet", "--out", t / "f"),
+        ],
+        "encoder 'mobilenet' does not encode image",
+    ),
+}
+
+
+def _other_dataset(tmp_path):
+    from conftest import write_dataset
+
+    return write_dataset(
+        tmp_path / "other",
+        [{"item_id": "x", "text": "t"}],
+        [{"user_id": "u", "item_id": "x", "split": "train"}],
+    )
+
+
+def _snapshot(*roots):
+    """Every file and folder under `roots`, with a hash of each file's bytes."""
+    state = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            state[str(path)] = (
+                hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+            )
+    return state
+
+
+def _assert_one_line_error(result, expected):
+    described = f"{result.args}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.returncode != 0, described
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mmrec-tf: error: "), described
+    assert expected in lines[0], described
+    for noise in (*TENSORFLOW_NOISE, "Traceback"):
+        assert noise not in result.stdout + result.stderr, described
+
+
+@pytest.fixture(scope="module")
+def outcomes(workspace, tmp_path_factory):
+    """Every row run once, two processes at a time (the machine's two cores):
+    {row: (result, expected message, whether its folder is unchanged)}."""
+
+    def run_row(row):
+        folder = tmp_path_factory.mktemp("row")
+        args, expected = ROWS[row](workspace, folder)
+        before = _snapshot(folder)
+        result = run_cli(*args)
+        return result, expected, _snapshot(folder) == before
+
+    shared = _snapshot(workspace["run"], workspace["features"])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(ROWS, pool.map(run_row, ROWS), strict=True))
+    assert _snapshot(workspace["run"], workspace["features"]) == shared
+    return results
+
+
+@pytest.mark.parametrize("row", list(ROWS))
+def test_careless_input_is_one_clear_line_and_changes_nothing(row, outcomes):
+    result, expected, unchanged = outcomes[row]
+    _assert_one_line_error(result, expected)
+    assert unchanged
+
+
+def test_a_bad_media_file_stops_extraction_cleanly(workspace, tmp_path):
+    """A directory where an image should be: one line naming the file, a process that
+    exits (it used to hang in tf.data's teardown), and no features folder left."""
+    data, image = _bad_image_dataset(workspace, tmp_path)
+    before = _snapshot(tmp_path)
+    for _ in range(3):  # the hang came 3 times in 5
+        result = run_cli(
+            *("extract-features", "--data", data, "--modality", "image"),
+            *("--encoder", "builtin", "--out", tmp_path / "features"),
+            timeout=120,
+        )
+        _assert_one_line_error(result, f"image file '{image}' of item")
+        assert "is a directory, expected a file" in result.stderr
+        assert _snapshot(tmp_path) == before
