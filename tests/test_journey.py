@@ -81,3 +81,41 @@ def test_quickstart_then_its_model_through_evaluate_and_export(tmp_path):
     assert "Demo item" in assert_clean_success(
         run_cli("recommend", "--model", saved, "--user", "user0000", "-k", "3")
     )
+
+
+ML_CONFIG = {
+    "options": {"embedding_dim": 32, "item_graph_k": 5},
+    "modalities": ["text", "image"],
+    "learning_rate": 0.005,
+    "epochs": 3,
+}
+
+
+def test_movielens_journey_one_process_per_command(ml100k_mm_source, tmp_path):
+    """The same commands on real data: ml-100k-mm prepared from its source folder."""
+    data, features, run = tmp_path / "ml-100k", tmp_path / "features", tmp_path / "run"
+    assert_clean_success(
+        run_cli("prepare", "movielens-100k", "--source", ml100k_mm_source, "--out", data)
+    )
+    assert "items with: text 1,682, image 1,623" in assert_clean_success(
+        run_cli("validate", "--data", data)
+    )
+    for modality in ("text", "image"):
+        assert_clean_success(
+            run_cli(
+                *("extract-features", "--data", data, "--modality", modality),
+                *("--encoder", "builtin", "--out", features),
+            )
+        )
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(ML_CONFIG))
+    trained = run_cli(
+        *("train", "--data", data, "--features", features, "--config", config, "--out", run)
+    )
+    assert "ran all 3 epochs" in assert_clean_success(trained)
+    assert_clean_success(run_cli("evaluate", "--run", run))
+    assert json.loads((run / "eval_test.json").read_text())["recall@20"] > 0.05
+    saved = tmp_path / "saved"
+    assert "embed_items" in assert_clean_success(run_cli("export", "--model", run, "--out", saved))
+    recommended = run_cli("recommend", "--model", saved, "--user", "1", "-k", "3")
+    assert len(assert_clean_success(recommended).strip().splitlines()) == 3
