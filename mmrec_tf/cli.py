@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -22,7 +24,35 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
-    _quiet_tensorflow(args.verbose)
+    try:
+        # `kill` (SIGTERM) stops a command as Ctrl-C does: with a message, and a run
+        # that can be resumed.
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (main() called from a library)
+        previous = None
+    try:
+        _quiet_tensorflow(args.verbose)
+        return _run_handler(args)
+    except _Terminated:
+        print("mmrec-tf: terminated", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:
+        print("mmrec-tf: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that clean-up runs as for Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+def _run_handler(args) -> int:
     import tensorflow as tf
 
     from mmrec_tf.data import DatasetError, MediaError
@@ -33,9 +63,6 @@ def main(argv: list[str] | None = None) -> int:
         message = e.message if isinstance(e, tf.errors.OpError) else str(e)
         print(f"mmrec-tf: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("mmrec-tf: interrupted", file=sys.stderr)
-        return 130
     except Exception as e:
         if args.verbose:
             raise
@@ -79,6 +106,9 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="mmrec-tf",
         description="Multimodal recommendation (text, images, audio, video) in Keras 3.",
     )
+    from mmrec_tf import __version__
+
+    parser.add_argument("--version", action="version", version=f"mmrec-tf {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -159,10 +189,17 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="encoders:\n" + SPEC_HELP,
     )
     extract.add_argument("--data", type=Path, required=True, help="the dataset directory")
-    extract.add_argument("--modality", required=True, choices=["text", "image", "audio", "video"])
+    extract.add_argument(
+        "--modality",
+        required=True,
+        choices=["text", "image", "audio", "video"],
+        help="which of the items' modalities to encode",
+    )
     extract.add_argument("--encoder", required=True, help="encoder spec (see below)")
     extract.add_argument("--out", type=Path, required=True, help="features directory")
-    extract.add_argument("--batch-size", type=int, default=32)
+    extract.add_argument(
+        "--batch-size", type=int, default=32, help="items encoded at once (default 32)"
+    )
     extract.add_argument(
         "--chunk-size", type=int, default=512, help="items saved per resumable chunk (default 512)"
     )
@@ -314,8 +351,18 @@ def _extract_features(args) -> int:
         chunk_size=args.chunk_size,
         overwrite=args.overwrite,
         on_error=args.on_error,
+        progress=sys.stdout.isatty(),
     )
     print(f"wrote {path} and {path.with_suffix('.json')}")
+    failed = json.loads(path.with_suffix(".json").read_text())["failed_item_ids"]
+    if failed:
+        print(
+            f"mmrec-tf: {len(failed)} item(s) with a bad {args.modality} file got a zero row "
+            f"and count as lacking it: {', '.join(failed[:5])}"
+            + (" ..." if len(failed) > 5 else "")
+            + f" (all in {path.with_suffix('.json')}, failed_item_ids)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -324,21 +371,30 @@ def _train(args) -> int:
 
     try:
         run = train(
-            args.data, args.config, args.out, features_dir=args.features, resume=args.resume
+            *(args.data, args.config, args.out),
+            features_dir=args.features,
+            resume=args.resume,
+            verbose=_progress_verbosity(),
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:
         run = RunDirectory(args.out)
         if run.is_run() and run.state()["epochs_done"]:
+            stopped = "terminated" if isinstance(interruption, _Terminated) else "interrupted"
             print(
-                f"mmrec-tf: interrupted after {run.state()['epochs_done']} epoch(s); continue "
+                f"mmrec-tf: {stopped} after {run.state()['epochs_done']} epoch(s); continue "
                 "with the same command and --resume",
                 file=sys.stderr,
             )
-            return 130
+            return 143 if isinstance(interruption, _Terminated) else 130
         raise
     print(_training_outcome(RunDirectory(run).state()))
     print(f"the run is in {run}; its best model is {run / 'model.keras'}")
     return 0
+
+
+def _progress_verbosity() -> int:
+    """Keras' progress bar on a terminal; one line per epoch into a file or pipe."""
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _training_outcome(state: dict) -> str:
@@ -401,6 +457,8 @@ def _recommend(args) -> int:
 
     if args.k < 1:
         raise ValueError(f"-k must be at least 1. Received: {args.k}")
+    if not args.model.exists():
+        raise FileNotFoundError(f"{args.model}: no such SavedModel directory")
     if not (args.model / "saved_model.pb").is_file():
         raise FileNotFoundError(f"{args.model} is not a SavedModel: run `mmrec-tf export` first")
     served = tf.saved_model.load(str(args.model))
@@ -427,16 +485,29 @@ def _recommend(args) -> int:
     return 0
 
 
-def _quickstart(args) -> int:
-    import json
+QUICKSTART_ENTRIES = ("config.json", "demo-data", "features", "run")
 
+
+def _quickstart(args) -> int:
     from mmrec_tf.data import MODALITIES, generate_demo_dataset, load_dataset, validate_dataset
     from mmrec_tf.encoders.extract import extract_features
     from mmrec_tf.evaluation import evaluate_ranking
     from mmrec_tf.models import MostPopular
-    from mmrec_tf.training import DEMO_CONFIG, RunDirectory, evaluate, train
+    from mmrec_tf.training import DEMO_CONFIG, RunDirectory, evaluate, load_config, train
+    from mmrec_tf.training.run_directory import write_atomically
 
+    # The folder is the quickstart's own: new, empty, or what an earlier quickstart left.
+    if args.out.exists():
+        others = sorted(p.name for p in args.out.iterdir() if p.name not in QUICKSTART_ENTRIES)
+        if not args.out.is_dir() or others:
+            raise FileExistsError(
+                f"{args.out} holds files the quickstart did not write ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); choose another --out"
+            )
     data, features, run = (args.out / name for name in ("demo-data", "features", "run"))
+    config = args.out / "config.json"
+    if config.is_file():
+        load_config(config)  # an edited configuration is checked before anything runs
     if (data / "items.csv").is_file():
         print(f"using the demo dataset in {data}")
     else:
@@ -450,9 +521,8 @@ def _quickstart(args) -> int:
         if not (features / f"{modality}.npy").is_file():
             print(f"extracting {modality} features (builtin encoder)")
             extract_features(data, modality, "builtin", features, progress=False)
-    config = args.out / "config.json"
     if not config.is_file():
-        config.write_text(json.dumps(DEMO_CONFIG, indent=1))
+        write_atomically(config, json.dumps(DEMO_CONFIG, indent=1))
     existing = RunDirectory(run)
     if existing.is_run() and existing.state().get("finished"):
         print(f"using the trained run in {run}")

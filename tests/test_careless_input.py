@@ -81,6 +81,10 @@ ROWS = {
         '"options.embeding_dim" is not an option of MultimodalRecommender '
         '(did you mean "options.embedding_dim"?)',
     ),
+    "option the data sets": lambda w, t: (
+        _train(w, t, '{"options": {"present": null}}'),
+        '"options.present" is not an option of MultimodalRecommender',
+    ),
     "configuration that is not JSON": lambda w, t: (
         _train(w, t, '{"epochs": 3,}'),
         "config.json: not valid JSON",
@@ -95,7 +99,7 @@ ROWS = {
     ),
     "train over an existing run": lambda w, t: (
         _train(w, t, w["config"].read_text(), out=w["run"]),
-        "already holds a run (finished, 1 epoch(s) done); pass --resume",
+        "already holds a finished run (1 epoch(s)); choose another --out",
     ),
     "resume with another learning rate": lambda w, t: (
         _train(
@@ -110,6 +114,17 @@ ROWS = {
     "train on a dataset that is not there": lambda w, t: (
         ["train", "--data", t / "nowhere", "--config", _config(t, "{}"), "--out", t / "r"],
         "nowhere",
+    ),
+    "train on interactions without splits": lambda w, t: (
+        [
+            *("train", "--data", _unsplit_dataset(t), "--config", _config(t, "{}")),
+            *("--out", t / "r"),
+        ],
+        "interactions.csv has no 'split' column; add one",
+    ),
+    "quickstart into a folder of other files": lambda w, t: (
+        ["quickstart", "--out", _with_file(t)],
+        "holds files the quickstart did not write (notes.txt); choose another --out",
     ),
     "evaluate a folder that is not a run": lambda w, t: (
         ["evaluate", "--run", _with_file(t)],
@@ -159,6 +174,16 @@ def _other_dataset(tmp_path):
         tmp_path / "other",
         [{"item_id": "x", "text": "t"}],
         [{"user_id": "u", "item_id": "x", "split": "train"}],
+    )
+
+
+def _unsplit_dataset(tmp_path):
+    from conftest import write_dataset
+
+    return write_dataset(
+        tmp_path / "unsplit",
+        [{"item_id": "a", "text": "t"}, {"item_id": "b", "text": "u"}],
+        [{"user_id": "u", "item_id": "a"}, {"user_id": "u", "item_id": "b"}],
     )
 
 

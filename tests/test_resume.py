@@ -1,4 +1,4 @@
-"""A run stopped by Ctrl-C or killed outright resumes to exactly the uninterrupted run."""
+"""A run stopped by Ctrl-C, `kill` or SIGKILL resumes to exactly the uninterrupted run."""
 
 import csv
 import json
@@ -74,13 +74,16 @@ def test_interrupted_and_killed_runs_resume_to_the_uninterrupted_result(demo_dir
     status, stderr = _stop_after(args(stopped), stopped, 1, signal.SIGINT)
     assert status == 130, stderr
     assert "continue with the same command and --resume" in stderr
-    status, _ = _stop_after(args(stopped, "--resume"), stopped, 3, signal.SIGKILL)
+    status, stderr = _stop_after(args(stopped, "--resume"), stopped, 2, signal.SIGTERM)
+    assert status == 143, stderr
+    assert "terminated after" in stderr and "--resume" in stderr
+    status, _ = _stop_after(args(stopped, "--resume"), stopped, 4, signal.SIGKILL)
     assert status == -signal.SIGKILL
     assert _epochs_done(stopped) < CONFIG["epochs"]
     assert_clean_success(run_cli(*args(stopped, "--resume")))
 
     expected, resumed = _log(whole), _log(stopped)
-    assert [row["epoch"] for row in resumed] == list(range(CONFIG["epochs"]))
+    assert [row["epoch"] for row in resumed] == list(range(1, CONFIG["epochs"] + 1))
     for row_expected, row_resumed in zip(expected, resumed, strict=True):
         for key, value in row_expected.items():
             assert row_resumed[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key

@@ -1,11 +1,13 @@
 import csv
 import json
+import stat
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mmrec_tf.cli import main
+from mmrec_tf.data.writing import current_umask
 from mmrec_tf.encoders.extract import extract_features
 
 
@@ -67,7 +69,7 @@ def test_train_evaluate_and_resume(demo_dir, demo_features, tmp_path, capsys):
     assert main([*args, "--resume"]) == 0
     with open(run / "log.csv", newline="") as f:
         epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
-    assert epochs == [0, 1, 2, 3, 4]
+    assert epochs == [1, 2, 3, 4, 5]
     assert main(["evaluate", "--run", str(run), "--split", "test"]) == 0
     results = json.loads((run / "eval_test.json").read_text())
     assert {"recall@20", "ndcg@20", "precision@20", "hit@20", "coverage@20", "novelty@20"} <= set(
@@ -78,6 +80,11 @@ def test_train_evaluate_and_resume(demo_dir, demo_features, tmp_path, capsys):
 
     saved = tmp_path / "saved"
     assert main(["export", "--model", str(run / "model.keras"), "--out", str(saved)]) == 0
+    # Written through private temporary files, but readable as the umask says
+    # (a server running as another user must be able to load them).
+    umask = current_umask()
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((run / "model.keras").stat().st_mode) == 0o666 & ~umask
     assert main(["export", "--model", str(run / "model.keras"), "--out", str(saved)]) == 2
     assert "embed_items" in capsys.readouterr().out
     _check_embed_items(demo_dir, run, saved)

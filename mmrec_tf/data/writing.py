@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,6 +25,8 @@ def new_output_dir(out: str | Path):
     check_new_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    # mkdtemp makes the folder private (0700); the output gets the usual permissions.
+    staging.chmod(0o777 & ~current_umask())
     try:
         yield staging
         if out.exists():
@@ -32,6 +35,13 @@ def new_output_dir(out: str | Path):
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it, then putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_new_output_dir(out: str | Path) -> None:

@@ -59,6 +59,7 @@ _SET_FROM_DATA = {
     "num_graph_edges",
     "num_item_graph_edges",
     "encoders",
+    "present",
     "split",
 }
 

@@ -23,6 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from mmrec_tf.data.writing import current_umask
+
 CONFIG = "config.json"
 STATE = "state.json"
 BEST_MODEL = "model.keras"
@@ -54,11 +56,15 @@ class RunDirectory:
         if not any(self.path.iterdir()):
             return
         if self.is_run():
-            state = self.state()
-            progress = "finished" if state.get("finished") else "unfinished"
+            done = self.state()["epochs_done"]
+            if self.state().get("finished"):
+                raise RunError(
+                    f"{self.path} already holds a finished run ({done} epoch(s)); choose "
+                    "another --out, or raise epochs or patience and pass --resume to go on"
+                )
             raise RunError(
-                f"{self.path} already holds a run ({progress}, {state['epochs_done']} epoch(s) "
-                "done); pass --resume to continue it or choose another --out"
+                f"{self.path} already holds an unfinished run ({done} epoch(s) done); pass "
+                "--resume to continue it or choose another --out"
             )
         raise RunError(
             f"{self.path} is not empty and holds no run; choose another --out "
@@ -169,6 +175,8 @@ def write_atomically(path: Path, text: str) -> None:
 def _save_model_atomically(model, path: Path) -> None:
     handle, staging = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
     os.close(handle)
+    # mkstemp makes the file private (0600); a saved model gets the usual permissions.
+    os.chmod(staging, 0o666 & ~current_umask())
     try:
         model.save(staging)
         os.replace(staging, path)

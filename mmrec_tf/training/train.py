@@ -161,8 +161,8 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1) ->
         for key, value in paths.items():
             if saved.get(key) != value:
                 raise RunError(
-                    f"{run.path} was trained with {key} {saved.get(key)}, not {value}: "
-                    "resume it with the same --data and --features"
+                    f"{run.path} was trained with --{key} {saved.get(key) or '(none)'}, "
+                    f"not {value or '(none)'}: resume it with the same --data and --features"
                 )
         config = resumed_config(saved, config, str(config_path))
         state = run.state()
@@ -173,6 +173,8 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1) ->
             f"{config_path}: an end_to_end configuration encodes raw files: do not pass --features"
         )
     dataset = load_dataset(data)
+    for split in ("train", "valid"):
+        dataset.interactions(split)  # no split column: an error naming the file
     features, present = (
         ({}, {})
         if features_dir is None
@@ -255,7 +257,8 @@ class _RunRecorder(keras.callbacks.Callback):
             self.state.update(best_epoch=epoch + 1, best_value=value, wait=0)
         else:
             self.state["wait"] = self.state.get("wait", 0) + 1
-        self.run.append_log({"epoch": epoch, **{k: float(v) for k, v in logs.items()}})
+        # Epochs count from 1 here, as on the console and in state.json.
+        self.run.append_log({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
         checkpoint = self.run.save_checkpoint(self.model, epoch + 1)
         stop = self.state["wait"] >= self.config["patience"]
         done = stop or epoch + 1 >= self.config["epochs"]
