@@ -63,32 +63,34 @@ def _bad_image_dataset(w, tmp_path):
     return data, f"images/{image.name}"
 
 
-ROWS = {
-    "config key with a typo": lambda w, t: (
-        _train(w, t, '{"learnign_rate": 0.01}'),
+# Configurations a user may write: (file text, what the one line must say).
+BAD_CONFIGS = {
+    "config key with a typo": (
+        '{"learnign_rate": 0.01}',
         '"learnign_rate" is not a configuration key (did you mean "learning_rate"?)',
     ),
-    "epochs as a word": lambda w, t: (
-        _train(w, t, '{"epochs": "ten"}'),
-        '"epochs" must be an integer ≥ 1, found "ten" (a string)',
-    ),
-    "modalities as one string": lambda w, t: (
-        _train(w, t, '{"modalities": "text"}'),
+    "epochs as a word": ('{"epochs": "ten"}', '"epochs" must be an integer ≥ 1, found "ten"'),
+    "modalities as one string": (
+        '{"modalities": "text"}',
         '"modalities" must be null or a list of distinct modalities',
     ),
-    "option the model does not take": lambda w, t: (
-        _train(w, t, '{"options": {"embeding_dim": 8}}'),
+    "option the model does not take": (
+        '{"options": {"embeding_dim": 8}}',
         '"options.embeding_dim" is not an option of MultimodalRecommender '
         '(did you mean "options.embedding_dim"?)',
     ),
-    "option the data sets": lambda w, t: (
-        _train(w, t, '{"options": {"present": null}}'),
+    "option the data sets": (
+        '{"options": {"present": null}}',
         '"options.present" is not an option of MultimodalRecommender',
     ),
-    "configuration that is not JSON": lambda w, t: (
-        _train(w, t, '{"epochs": 3,}'),
-        "config.json: not valid JSON",
-    ),
+    "configuration that is not JSON": ('{"epochs": 3,}', "config.json: not valid JSON"),
+}
+
+ROWS = {
+    **{
+        name: lambda w, t, text=text, expected=expected: (_train(w, t, text), expected)
+        for name, (text, expected) in BAD_CONFIGS.items()
+    },
     "train into a folder of other files": lambda w, t: (
         _train(w, t, "{}", out=_with_file(t)),
         "is not empty and holds no run",
