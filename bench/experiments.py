@@ -37,6 +37,7 @@ ABLATIONS = {
     "no self-attention": {"use_self_attention": False},
     "no item-item graph": {"item_graph_k": 0},
     "no graph": {"num_graph_layers": 0, "item_graph_k": 0},
+    "attention graph": {"graph": "attention"},
 }
 MODELS = {
     # name: (class name, constructor options, learning rate)

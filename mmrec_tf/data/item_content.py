@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from mmrec_tf.data.dataset import MODALITIES
 from mmrec_tf.data.loaders import ItemLoader
 
 
@@ -52,7 +53,8 @@ class ItemContent:
 
     @property
     def modalities(self) -> list[str]:
-        return sorted(name[: -len("_mask")] for name in self.arrays if name.endswith("_mask"))
+        # `text_padding_mask` is the text's token mask, not a modality's presence flags.
+        return sorted(m for m in MODALITIES if f"{m}_mask" in self.arrays)
 
     def present(self) -> dict[str, np.ndarray]:
         """{modality: bool [num_items]}: which items have each modality (and decoded)."""

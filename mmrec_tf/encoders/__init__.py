@@ -6,6 +6,7 @@ from mmrec_tf.encoders.hub import HubEncoder
 from mmrec_tf.encoders.i3d import i3d, load_kinetics_weights
 from mmrec_tf.encoders.image import ImageEncoder
 from mmrec_tf.encoders.mobilenet_v2 import torchvision_mobilenet_v2
+from mmrec_tf.encoders.motion_correlation import MotionCorrelation
 from mmrec_tf.encoders.pretrained import (
     aisfx_sound_effects,
     aisfx_weights_path,
@@ -35,6 +36,7 @@ __all__ = [
     "i3d_weights_path",
     "load_kinetics_weights",
     "ImageEncoder",
+    "MotionCorrelation",
     "TextEncoder",
     "minilm",
     "minilm_directory",

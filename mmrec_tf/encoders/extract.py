@@ -116,7 +116,10 @@ def builtin_encoder(modality: str) -> keras.layers.Layer:
             return encoders.ImageEncoder.small()
         if modality == "audio":
             return encoders.AudioEncoder.small_cnn(num_mel_bins=AudioOptions().num_mel_bins)
-        return encoders.FramePoolingVideoEncoder(encoders.ImageEncoder.small())
+        # Frames: a small summary of what they show (16-d), and the clip's motion (49 values).
+        return encoders.FramePoolingVideoEncoder(
+            encoders.ImageEncoder.small(output_dim=16), max_displacement=3
+        )
     finally:
         random.setstate(outside)
 

@@ -7,6 +7,7 @@ from keras import ops
 
 from mmrec_tf.encoders.backbone_encoder import BackboneEncoder
 from mmrec_tf.encoders.i3d import i3d
+from mmrec_tf.encoders.motion_correlation import MotionCorrelation
 
 OUTPUTS = ("features", "logits")
 
@@ -63,15 +64,21 @@ class VideoEncoder(BackboneEncoder):
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
 class FramePoolingVideoEncoder(BackboneEncoder):
-    """Encodes each frame with an image encoder and averages over time.
+    """Encodes each frame with an image encoder and averages over time; optionally
+    adds the clip's motion.
 
-    The cheap alternative to I3D: it sees what frames show, not how things
-    move. Input [batch, frames, height, width, 3] in [0, 1]; output
-    [batch, backbone.output_dim].
+    The cheap alternative to I3D. Frame pooling alone sees what frames show,
+    not how things move; with `max_displacement > 0` the output also holds
+    `MotionCorrelation(max_displacement)`: how strongly the frames shift by
+    each small displacement from one frame to the next (the dominant motion's
+    direction and speed, parameter-free). Input [batch, frames, height,
+    width, 3] in [0, 1]; output [batch, backbone.output_dim] followed by
+    (2 · max_displacement + 1)² motion values.
 
     Args:
         backbone: the image encoder applied to every frame (an `ImageEncoder`,
             or any layer from images to vectors with an `output_dim`).
+        max_displacement: int. 0 for frame pooling only. Defaults to 0.
         **kwargs: standard layer arguments (`trainable=False` freezes it).
 
     Example:
@@ -80,14 +87,31 @@ class FramePoolingVideoEncoder(BackboneEncoder):
     >>> encoder = FramePoolingVideoEncoder(ImageEncoder.small(output_dim=16))
     >>> encoder(np.random.rand(2, 4, 32, 32, 3)).shape
     TensorShape([2, 16])
+    >>> moving = FramePoolingVideoEncoder(ImageEncoder.small(output_dim=16), max_displacement=2)
+    >>> moving(np.random.rand(2, 4, 32, 32, 3)).shape
+    TensorShape([2, 41])
     """
+
+    def __init__(self, backbone, max_displacement=0, trainable=True, **kwargs):
+        super().__init__(backbone, trainable=trainable, **kwargs)
+        self.max_displacement = max_displacement
+        self.motion = MotionCorrelation(max_displacement) if max_displacement else None
 
     @property
     def output_dim(self) -> int:
-        return self.backbone.output_dim
+        return self.backbone.output_dim + (self.motion.output_dim if self.motion else 0)
 
     def call(self, video, training=None):
         batch, frames = ops.shape(video)[0], ops.shape(video)[1]
         images = ops.reshape(video, (batch * frames, *video.shape[2:]))
         vectors = self.backbone(images, training=training)
-        return ops.mean(ops.reshape(vectors, (batch, frames, vectors.shape[-1])), axis=1)
+        pooled = ops.mean(ops.reshape(vectors, (batch, frames, vectors.shape[-1])), axis=1)
+        if self.motion is None:
+            return pooled
+        motion = ops.cast(self.motion(video), pooled.dtype)
+        return ops.concatenate([pooled, motion], axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config["max_displacement"] = self.max_displacement
+        return config

@@ -53,6 +53,11 @@ class StoredGraph(keras.layers.Layer):
         layer.values.assign(np.asarray(graph.values, np.float32))
         return layer
 
+    def sparse(self) -> tf.SparseTensor:
+        """The stored graph as a `tf.SparseTensor` (for `GraphNetworkLayer`)."""
+        indices = tf.cast(tf.stack([self.rows, self.cols], axis=1), tf.int64)
+        return tf.SparseTensor(indices, tf.convert_to_tensor(self.values), [self.num_nodes] * 2)
+
     def step(self, x):
         """One propagation step, ÂX."""
         messages = ops.take(x, self.cols, axis=0) * ops.cast(self.values, x.dtype)[:, None]

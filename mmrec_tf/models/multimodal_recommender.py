@@ -11,12 +11,14 @@ from keras import ops
 from mmrec_tf.data.graphs import interaction_graph, knn_graph, normalize_adjacency
 from mmrec_tf.encoders.inputs import encoder_inputs
 from mmrec_tf.layers.concat_fusion import ConcatFusion
+from mmrec_tf.layers.graph_network import GraphNetwork
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
 from mmrec_tf.layers.stored_graph import StoredGraph
 from mmrec_tf.layers.weighted_average_fusion import WeightedAverageFusion
 from mmrec_tf.models.recommender import Recommender
 
 FUSIONS = ("attention", "concat", "weighted_average")
+GRAPHS = ("lightgcn", "attention")
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
@@ -31,9 +33,20 @@ class MultimodalRecommender(Recommender):
     (`ConcatFusion` then a Dense layer) or `"weighted_average"` (learned
     `WeightedAverageFusion`). The item vector is its ID embedding plus its
     content vector; users have ID embeddings. With `num_graph_layers > 0`,
-    both are smoothed over the normalised user-item graph (LightGCN's layer
-    mean); with an item-item graph (k nearest neighbours in content, as
-    LATTICE and FREEDOM build), item ID embeddings also propagate over it.
+    both pass through the user-item graph, and items also through an
+    item-item graph (k nearest neighbours in content, as LATTICE and FREEDOM
+    build) when there is one. `graph` chooses how:
+
+    * `"lightgcn"`: parameter-free smoothing over the normalised user-item
+      graph, the mean of X, ÂX, …, Â^L X (LightGCN); item ID embeddings also
+      take one step ÂE over the item-item graph.
+    * `"attention"`: the design document's message passing,
+      X⁽ᵗ⁺¹⁾ = ReLU(Σⱼ αᵢⱼ⁽ᵗ⁾ W⁽ᵗ⁾ X⁽ᵗ⁾ⱼ) with αᵢⱼ a softmax over i's neighbours of
+      (W X_i)·(W X_j)/√d (`GraphNetwork`, `num_graph_layers` layers, sparse),
+      over the user-item graph, each node's output the mean of X⁽⁰⁾…X⁽ᵀ⁾; and
+      one such layer over the item-item graph whose nodes are the items'
+      fused content vectors, added to the item vectors.
+
     Scores are dot products; training is BPR (see `Recommender`).
 
     Cached mode: `MultimodalRecommender.from_dataset(dataset, features)`, the
@@ -46,9 +59,11 @@ class MultimodalRecommender(Recommender):
     and negative items, so gradients reach the encoders, and writes their
     vectors into the model's table of every item's encoder output; the rest
     of the catalogue (which the graph stage and the softmax loss need) comes
-    from that table. `refresh_content(content)` re-encodes the whole
-    catalogue: `RankingEvaluation(..., content=content)` does it before each
-    evaluation, and it must be done before serving.
+    from that table. A frozen encoder (`trainable=False`) is not run in
+    training steps: its outputs in the table are final.
+    `refresh_content(content)` re-encodes the whole catalogue:
+    `RankingEvaluation(..., content=content)` does it before each evaluation,
+    and it must be done before serving.
 
     Args:
         num_users, num_items: int.
@@ -59,6 +74,7 @@ class MultimodalRecommender(Recommender):
         num_heads: int. Defaults to 1.
         use_ids: bool. Item and user ID embeddings (False: items are their content only).
         num_graph_layers: int. User-item propagation steps; 0 for none. Defaults to 2.
+        graph: `"lightgcn"` or `"attention"`: how the graphs propagate. Defaults to `"lightgcn"`.
         num_graph_edges: int. Edges of the user-item graph (set by `from_dataset`).
         num_item_graph_edges: int. Edges of the item-item graph; 0 for none.
         l2_regularization: float. Defaults to 1e-4.
@@ -69,7 +85,8 @@ class MultimodalRecommender(Recommender):
             `from_dataset` measures them) before the projection. Untrained
             encoders give features that differ between items by a fraction of
             a percent; standardising lets the projection see those
-            differences. Defaults to False.
+            differences. Not with encoders that train (the statistics are
+            measured once). Defaults to False.
 
     Example (cached mode, random features):
     ```python
@@ -93,6 +110,7 @@ class MultimodalRecommender(Recommender):
         num_heads=1,
         use_ids=True,
         num_graph_layers=2,
+        graph="lightgcn",
         num_graph_edges=0,
         num_item_graph_edges=0,
         l2_regularization=1e-4,
@@ -103,6 +121,8 @@ class MultimodalRecommender(Recommender):
         super().__init__(num_users, num_items, l2_regularization, **kwargs)
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}. Received: fusion={fusion!r}")
+        if graph not in GRAPHS:
+            raise ValueError(f"graph must be one of {GRAPHS}. Received: graph={graph!r}")
         if not feature_dims and not use_ids:
             raise ValueError("a model without content needs use_ids=True")
         if num_graph_layers and not num_graph_edges:
@@ -114,6 +134,7 @@ class MultimodalRecommender(Recommender):
         self.num_heads = num_heads
         self.use_ids = use_ids
         self.num_graph_layers = num_graph_layers
+        self.graph_kind = graph
         self.num_graph_edges = num_graph_edges
         self.num_item_graph_edges = num_item_graph_edges
         self.modalities = sorted(self.feature_dims)
@@ -124,6 +145,14 @@ class MultimodalRecommender(Recommender):
                 f"{self.modalities}"
             )
         self.standardize_features = standardize_features
+        trained = sorted(m for m, e in self.encoders.items() if e.trainable)
+        if standardize_features and trained:
+            # The statistics are measured once; a training encoder's outputs move away
+            # from them and, scaled by up to 1e6, overflow.
+            raise ValueError(
+                f"standardize_features needs frozen encoders; the {', '.join(trained)} "
+                "encoder(s) train"
+            )
         self.features, self.present, self.projections = {}, {}, {}
         self.feature_mean, self.feature_scale = {}, {}
         for m in self.modalities:
@@ -180,6 +209,22 @@ class MultimodalRecommender(Recommender):
             self.graph = StoredGraph(num_users + num_items, num_graph_edges, name="graph")
         if num_item_graph_edges:
             self.item_graph = StoredGraph(num_items, num_item_graph_edges, name="item_graph")
+        if graph == "attention":
+            if num_graph_layers:
+                self.graph_network = GraphNetwork(
+                    embedding_dim,
+                    num_graph_layers,
+                    readout=None,
+                    layer_combination="mean",
+                    name="graph_network",
+                )
+                nodes = num_users + num_items
+                self.graph_network.build((nodes, embedding_dim), (nodes, nodes))
+            if num_item_graph_edges:
+                self.item_graph_network = GraphNetwork(
+                    embedding_dim, 1, readout=None, name="item_graph_network"
+                )
+                self.item_graph_network.build((num_items, embedding_dim), (num_items, num_items))
         self.built = True
 
     @classmethod
@@ -271,6 +316,8 @@ class MultimodalRecommender(Recommender):
         index = ops.expand_dims(ops.cast(content["item_index"], "int32"), -1)
         tables = {}
         for modality, encoder in self.encoders.items():
+            if not encoder.trainable:
+                continue  # a frozen encoder's outputs in the table are already final
             fresh = encoder(encoder_inputs(modality, content), training=training)
             fresh = ops.cast(fresh, "float32")
             stored = ops.convert_to_tensor(self.features[modality])
@@ -316,17 +363,29 @@ class MultimodalRecommender(Recommender):
         return ops.sum(tokens * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
 
     def user_item_vectors(self, training=None, features=None):
-        items = self.content_vectors(training, features) if self.modalities else 0.0
+        content = self.content_vectors(training, features) if self.modalities else None
+        items = 0.0 if content is None else content
         if self.use_ids:
             items = items + self.item_embedding
         users = self.user_embedding
+        attention = self.graph_kind == "attention"
         if self.num_graph_layers:
-            nodes = self.graph.propagate(
-                ops.concatenate([users, items], axis=0), self.num_graph_layers
-            )
+            nodes = ops.concatenate([users, items], axis=0)
+            if attention:
+                nodes = self.graph_network(nodes, self.graph.sparse(), training=training)
+            else:
+                nodes = self.graph.propagate(nodes, self.num_graph_layers)
             users, items = nodes[: self.num_users], nodes[self.num_users :]
-        if self.num_item_graph_edges and self.use_ids:
-            items = items + self.item_graph.step(self.item_embedding)
+        if self.num_item_graph_edges:
+            # The item-item graph's nodes: content vectors where there is content
+            # (the document's multimodal nodes), else item ID embeddings.
+            nodes = self.item_embedding if content is None else content
+            if attention:
+                items = items + self.item_graph_network(
+                    nodes, self.item_graph.sparse(), training=training
+                )
+            elif self.use_ids:
+                items = items + self.item_graph.step(self.item_embedding)
         return users, items
 
     def get_config(self):
@@ -338,6 +397,7 @@ class MultimodalRecommender(Recommender):
             "num_heads": self.num_heads,
             "use_ids": self.use_ids,
             "num_graph_layers": self.num_graph_layers,
+            "graph": self.graph_kind,
             "num_graph_edges": self.num_graph_edges,
             "num_item_graph_edges": self.num_item_graph_edges,
             "standardize_features": self.standardize_features,

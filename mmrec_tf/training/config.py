@@ -41,6 +41,8 @@ DEMO_CONFIG = {
 # inside the model, trained on the dataset's raw files.
 END_TO_END_DEFAULTS = {
     "modalities": None,
+    "encoders": {},
+    "frozen": [],
     "image_size": [64, 64],
     "video_frames": 8,
     "video_size": [32, 32],
@@ -166,6 +168,14 @@ def _check_end_to_end(end_to_end: dict, source: str) -> dict:
     _reject_unknown(end_to_end, END_TO_END_DEFAULTS, source, prefix)
     checked = {**END_TO_END_DEFAULTS, **end_to_end}
     _expect_modalities(checked, "modalities", source, prefix)
+    _check_encoder_names(checked, source, prefix)
+    frozen = checked["frozen"]
+    modalities = checked["modalities"] or MODALITY_NAMES
+    if not isinstance(frozen, list) or not all(m in modalities for m in frozen):
+        raise ConfigError(
+            f'{source}: "{prefix}frozen" must be a list of modalities from '
+            f"{', '.join(modalities)}, found {_describe(frozen)}"
+        )
     for key in ("video_frames", "text_length"):
         _expect(checked, key, source, prefix, int, "an integer ≥ 1", positive=True)
     for key in ("image_size", "video_size"):
@@ -180,6 +190,25 @@ def _check_end_to_end(end_to_end: dict, source: str) -> dict:
                 f"found {_describe(size)}"
             )
     return checked
+
+
+def _check_encoder_names(end_to_end: dict, source: str, prefix: str) -> None:
+    from mmrec_tf.encoders.trainable import END_TO_END_ENCODERS
+
+    _expect(end_to_end, "encoders", source, prefix, dict, "an object of modality: encoder name")
+    modalities = end_to_end["modalities"] or MODALITY_NAMES
+    for modality, name in end_to_end["encoders"].items():
+        key = f"{prefix}encoders.{modality}"
+        if modality not in modalities:
+            raise ConfigError(
+                f'{source}: "{key}": {modality!r} is not one of the modalities '
+                f"{', '.join(modalities)}"
+            )
+        choices = END_TO_END_ENCODERS[modality]
+        if name not in choices:
+            raise ConfigError(
+                f'{source}: "{key}" must be one of {", ".join(choices)}, found {_describe(name)}'
+            )
 
 
 def _reject_unknown(values: dict, known, source: str, prefix: str, what="a configuration key"):

@@ -11,6 +11,7 @@ import numpy as np
 
 from mmrec_tf.training.config import (
     END_TO_END_DEFAULTS,
+    MODALITY_NAMES,
     ConfigError,
     load_config,
     resumed_config,
@@ -49,17 +50,35 @@ def load_features(dataset, features_dir: str | Path, modalities=None):
 
 
 def end_to_end_options(end_to_end: dict) -> dict:
-    """The loader options (`text`, `image`, `video`) an `end_to_end` configuration asks for."""
-    from mmrec_tf.data import ImageOptions, TextOptions, VideoOptions
+    """The loader options (`{modality: options}`) an `end_to_end` configuration's
+    encoders read."""
+    from mmrec_tf.encoders.trainable import loader_options
 
     options = {**END_TO_END_DEFAULTS, **end_to_end}
-    return {
-        "text": TextOptions(sequence_length=options["text_length"]),
-        "image": ImageOptions(size=tuple(options["image_size"])),
-        "video": VideoOptions(
-            num_frames=options["video_frames"], size=tuple(options["video_size"])
-        ),
-    }
+    loaders = {}
+    for modality in options["modalities"] or MODALITY_NAMES:
+        name = options["encoders"].get(modality, "builtin")
+        loaders.update(loader_options(modality, name, **_encoder_sizes(options)))
+    return loaders
+
+
+def end_to_end_encoders(end_to_end: dict, modalities) -> dict:
+    """{modality: encoder} for an `end_to_end` configuration (untrained or pretrained)."""
+    from mmrec_tf.encoders.trainable import end_to_end_encoder
+
+    options = {**END_TO_END_DEFAULTS, **end_to_end}
+    encoders = {}
+    for m in modalities:
+        name = options["encoders"].get(m, "builtin")
+        encoders[m] = end_to_end_encoder(m, name, **_encoder_sizes(options))
+        if m in options["frozen"]:
+            encoders[m].trainable = False
+    return encoders
+
+
+def _encoder_sizes(options: dict) -> dict:
+    keys = ("image_size", "video_frames", "video_size", "text_length")
+    return {key: options[key] for key in keys}
 
 
 def load_item_content(dataset, end_to_end: dict):
@@ -116,9 +135,7 @@ def build_model(config: dict, dataset, features, present, content=None):
         stacked = np.concatenate([features[m] for m in sorted(features)], axis=1)
         return models.VBPR.from_features(dataset.num_users, stacked, **options)
     if content is not None:
-        from mmrec_tf.encoders.extract import builtin_encoder
-
-        encoders = {m: builtin_encoder(m) for m in content.modalities}
+        encoders = end_to_end_encoders(config["end_to_end"], content.modalities)
         return models.MultimodalRecommender.end_to_end(dataset, encoders, content, **options)
     return models.MultimodalRecommender.from_dataset(dataset, features, present, **options)
 

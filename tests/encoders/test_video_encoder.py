@@ -9,6 +9,7 @@ from pretrained import load_or_skip
 from mmrec_tf.encoders import (
     FramePoolingVideoEncoder,
     ImageEncoder,
+    MotionCorrelation,
     VideoEncoder,
     i3d,
     i3d_kinetics400,
@@ -70,3 +71,19 @@ def test_frame_pooling_is_the_mean_of_per_frame_vectors(tmp_path):
     )
     model.compile(optimizer="adam", loss="mse", jit_compile=True)
     assert np.isfinite(model.fit(clip, np.ones((2, 8)), verbose=0).history["loss"]).all()
+
+
+def test_frame_pooling_with_motion_appends_the_motion_correlation(tmp_path):
+    image_encoder = ImageEncoder.small(output_dim=8)
+    encoder = FramePoolingVideoEncoder(image_encoder, max_displacement=1)
+    clip = np.random.default_rng(3).random((2, 3, 16, 16, 3)).astype("float32")
+    expected = np.concatenate(
+        [FramePoolingVideoEncoder(image_encoder)(clip), MotionCorrelation(1)(clip)], axis=-1
+    )
+    assert encoder.output_dim == 8 + 9
+    np.testing.assert_allclose(encoder(clip), expected, atol=1e-6)
+    inputs = keras.Input((3, 16, 16, 3))
+    model = keras.Model(inputs, encoder(inputs))
+    model.save(tmp_path / "motion.keras")
+    reloaded = keras.models.load_model(tmp_path / "motion.keras")
+    np.testing.assert_allclose(reloaded(clip), expected, atol=1e-6)

@@ -3,6 +3,8 @@ import csv
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+from graph_reference import numpy_graph_layer
 
 from mmrec_tf.data import bpr_triples, load_dataset
 from mmrec_tf.evaluation import evaluate_ranking
@@ -87,6 +89,7 @@ def test_standardized_features_match_a_numpy_reference(demo):
         {"fusion": "weighted_average", "num_heads": 2},
         {"use_ids": False},
         {"standardize_features": True},
+        {"graph": "attention", "item_graph_k": 5},
     ],
 )
 def test_variants_train_with_xla_and_reload(demo, options, tmp_path):
@@ -94,8 +97,9 @@ def test_variants_train_with_xla_and_reload(demo, options, tmp_path):
     model = MultimodalRecommender.from_dataset(
         dataset, features, present, embedding_dim=8, **options
     )
-    recall = _train(model, dataset, epochs=2)
-    assert 0 <= recall <= 1
+    untrained = model.score_users(np.arange(6))
+    _train(model, dataset, epochs=2)
+    assert np.abs(model.score_users(np.arange(6)) - untrained).max() > 1e-3
     model.save(tmp_path / "model.keras")
     reloaded = keras.models.load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(
@@ -103,10 +107,40 @@ def test_variants_train_with_xla_and_reload(demo, options, tmp_path):
     )
 
 
+def test_attention_graph_matches_the_numpy_formula(demo):
+    """graph="attention": GraphNetwork over the user-item graph (the mean of X⁽⁰⁾…X⁽ᵀ⁾) and
+    one attention layer over the item-item graph of content vectors, added to items."""
+    dataset, features, present = demo
+    keras.utils.set_random_seed(1)
+    model = MultimodalRecommender.from_dataset(
+        dataset, features, present, embedding_dim=8, graph="attention", item_graph_k=5
+    )
+    users, items = (v.numpy() for v in model.user_item_vectors())
+    content = model.content_vectors().numpy()
+    x = np.concatenate([model.user_embedding.numpy(), content + model.item_embedding.numpy()])
+    layers = [x]
+    for layer in model.graph_network.graph_layers:
+        layers.append(numpy_graph_layer(layers[-1], dense(model.graph.sparse()), layer))
+    nodes = np.mean(layers, axis=0)
+    item_layer = model.item_graph_network.graph_layers[0]
+    expected_items = nodes[dataset.num_users :] + numpy_graph_layer(
+        content, dense(model.item_graph.sparse()), item_layer
+    )
+    assert len(layers) == 3  # X⁽⁰⁾ and two graph layers (the default num_graph_layers)
+    np.testing.assert_allclose(users, nodes[: dataset.num_users], atol=1e-4)
+    np.testing.assert_allclose(items, expected_items, atol=1e-4)
+
+
+def dense(graph):
+    return tf.sparse.to_dense(tf.sparse.reorder(graph)).numpy()
+
+
 def test_invalid_configurations(demo):
     dataset, features, present = demo
     with pytest.raises(ValueError, match="fusion must be one of"):
         MultimodalRecommender.from_dataset(dataset, features, fusion="sum")
+    with pytest.raises(ValueError, match="graph must be one of"):
+        MultimodalRecommender.from_dataset(dataset, features, graph="gat")
     with pytest.raises(ValueError, match="needs use_ids=True"):
         MultimodalRecommender.from_dataset(dataset, {}, use_ids=False)
 
