@@ -30,7 +30,7 @@ ENCODERS = {
     "audio builtin (small CNN, 98x64 log-mel)": "audio_builtin",
     "audio LSTM(64) (98x64 log-mel)": "audio_lstm",
     "audio aiSFX (100x96 log-mel)": "audio_aisfx",
-    "video builtin (frame pooling, 8x112x112)": "video_builtin",
+    "video builtin (frame pooling + motion, 8x112x112)": "video_builtin",
     "video I3D Kinetics-400 (16x224x224)": "video_i3d",
 }
 
@@ -67,7 +67,9 @@ def _build(key):
         )
         return encoder, rng.normal(size=(BATCH, 98, 64)).astype("float32")
     if key == "video_builtin":
-        encoder = encoders.FramePoolingVideoEncoder(encoders.ImageEncoder.small())
+        from mmrec_tf.encoders.extract import builtin_encoder
+
+        encoder = builtin_encoder("video")
         return encoder, rng.random((BATCH, 8, 112, 112, 3)).astype("float32")
     return encoders.i3d_kinetics400(), rng.random((BATCH, 16, 224, 224, 3)).astype("float32")
 
