@@ -84,6 +84,14 @@ BAD_CONFIGS = {
         '"options.present" is not an option of MultimodalRecommender',
     ),
     "configuration that is not JSON": ('{"epochs": 3,}', "config.json: not valid JSON"),
+    "end-to-end encoder that does not exist": (
+        '{"end_to_end": {"encoders": {"image": "vgg19"}}}',
+        '"end_to_end.encoders.image" must be one of builtin, vgg16, found "vgg19"',
+    ),
+    "graph that does not exist": (
+        '{"options": {"graph": "gat"}}',
+        "graph must be one of ('lightgcn', 'attention')",
+    ),
 }
 
 ROWS = {

@@ -11,6 +11,7 @@ def test_the_four_tutorials_are_there():
     assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_quick_mode(path, tmp_path, monkeypatch, request):
     nbformat = pytest.importorskip("nbformat")

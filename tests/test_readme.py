@@ -1,6 +1,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).parent.parent / "README.md"
 
 
@@ -33,6 +35,7 @@ def test_readme_layers_example_runs():
     assert namespace["nodes"].shape == (34, 64)
 
 
+@pytest.mark.large
 def test_readme_recommender_example_runs(demo_dir, tmp_path, monkeypatch):
     namespace = _run_in_project_dir(_examples()[2], demo_dir, tmp_path, monkeypatch)
     assert 0 <= namespace["metrics"]["recall@20"] <= 1

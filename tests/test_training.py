@@ -19,6 +19,7 @@ def demo_features(demo_dir, tmp_path_factory):
     return out
 
 
+@pytest.mark.large
 def test_train_evaluate_and_resume(demo_dir, demo_features, tmp_path, capsys):
     config = tmp_path / "config.json"
     config.write_text(
@@ -127,6 +128,7 @@ def test_demo_config_file_is_the_quickstart_configuration():
     assert json.loads(shipped.read_text()) == DEMO_CONFIG
 
 
+@pytest.mark.large
 def test_end_to_end_configuration_trains_on_raw_files(demo_dir, demo_features, tmp_path):
     shipped = json.loads(
         (Path(__file__).parent.parent / "configs" / "demo-end-to-end.json").read_text()

@@ -251,6 +251,8 @@ class MultimodalRecommender(Recommender):
             interaction_graph(users, items, dataset.num_users, dataset.num_items)
         )
         item_graph = None
+        if item_graph_k and not features:
+            raise ValueError("item_graph_k > 0 builds the item-item graph from content: no features")
         if item_graph_k:
             import tensorflow as tf
 

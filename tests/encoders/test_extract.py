@@ -143,7 +143,8 @@ def test_cli_extracts_and_reports(demo_dir, tmp_path, capsys):
         == 0
     )
     assert "wrote" in capsys.readouterr().out
-    assert np.load(tmp_path / "video.npy").shape == (200, 64)
+    # The builtin video encoder: a 16-d frame summary and 7 × 7 motion correlations.
+    assert np.load(tmp_path / "video.npy").shape == (200, 16 + 49)
     assert (
         main(
             [

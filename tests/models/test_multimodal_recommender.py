@@ -40,6 +40,7 @@ def _train(model, dataset, epochs=30):
     return evaluate_ranking(model.score_users, dataset, "valid")["recall@20"]
 
 
+@pytest.mark.large
 def test_content_beats_ids_alone(demo):
     dataset, features, present = demo
     keras.utils.set_random_seed(0)
@@ -84,12 +85,17 @@ def test_standardized_features_match_a_numpy_reference(demo):
 @pytest.mark.parametrize(
     "options",
     [
-        {"fusion": "attention", "item_graph_k": 5},
-        {"fusion": "concat", "use_self_attention": False},
-        {"fusion": "weighted_average", "num_heads": 2},
-        {"use_ids": False},
-        {"standardize_features": True},
-        {"graph": "attention", "item_graph_k": 5},
+        {"fusion": "attention", "item_graph_k": 5},  # the default model: in the fast lane
+        *(
+            pytest.param(options, marks=pytest.mark.large)
+            for options in (
+                {"fusion": "concat", "use_self_attention": False},
+                {"fusion": "weighted_average", "num_heads": 2},
+                {"use_ids": False},
+                {"standardize_features": True},
+                {"graph": "attention", "item_graph_k": 5},
+            )
+        ),
     ],
 )
 def test_variants_train_with_xla_and_reload(demo, options, tmp_path):
@@ -171,6 +177,7 @@ def _tiny_encoders():
     }
 
 
+@pytest.mark.large
 def test_end_to_end_trains_the_encoders_and_reloads(demo_content, tmp_path):
     from mmrec_tf.evaluation import RankingEvaluation
     from mmrec_tf.models import MostPopular

@@ -156,6 +156,8 @@ def test_embed_items_gives_an_end_to_end_models_content_vectors(demo_dir, tmp_pa
             vocabulary_size=1000, sequence_length=16, hidden_dim=16, num_layers=1
         ),
     }
+    for encoder in encoders.values():
+        encoder.trainable = False  # standardize_features measures frozen encoders' outputs
     model = MultimodalRecommender.end_to_end(
         dataset, encoders, content, embedding_dim=8, standardize_features=True
     )
