@@ -1,6 +1,7 @@
 """Training-epoch and full-evaluation time of MultimodalRecommender on ml-100k-mm.
 
 Usage: python bench/train_speed.py --data PREPARED_ML100K --features ML100K_MM/features
+           [--baseline CHECKOUT_OF_ANOTHER_COMMIT [--repeats 3]]
 
 Cached mode (reference text and poster features), the configuration of
 `bench/experiments.py`'s "ours". For 1 and 2 threads (each in its own process,
@@ -65,32 +66,22 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--features", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("bench/results/train_speed.json"))
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another commit (git worktree add DIR COMMIT): its code runs "
+        "interleaved with this one's, 1 thread and XLA, and the ratios are reported",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (--baseline)")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         threads, jit = int(args.worker[0]), args.worker[1] == "1"
         print(json.dumps(worker(args.data, args.features, threads, jit)))
         return 0
-    rows = []
-    for threads in (1, 2):
-        for jit in (True, False):
-            result = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--data",
-                    str(args.data),
-                    "--features",
-                    str(args.features),
-                    "--worker",
-                    str(threads),
-                    str(int(jit)),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    if args.baseline:
+        return compare(args)
+    rows = [_run(Path(__file__).parent.parent, args, t, j) for t in (1, 2) for j in (True, False)]
     print("| threads | jit_compile | seconds per epoch | seconds per full evaluation |")
     print("| ---: | --- | ---: | ---: |")
     for r in rows:
@@ -101,6 +92,55 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2))
     return 0
+
+
+def compare(args) -> int:
+    """This code against `args.baseline`'s, alternating, so that machine noise hits both."""
+    trees = {"baseline": args.baseline.resolve(), "this": Path(__file__).parent.parent.resolve()}
+    runs = {name: [] for name in trees}
+    for _ in range(args.repeats):
+        for name, tree in trees.items():
+            runs[name].append(_run(tree, args, 1, True))
+    medians = {
+        name: {
+            key: statistics.median(r[key] for r in rows)
+            for key in ("epoch_seconds", "evaluation_seconds")
+        }
+        for name, rows in runs.items()
+    }
+    print("| code | s/epoch | s/evaluation |\n| --- | ---: | ---: |")
+    for name, m in medians.items():
+        print(
+            f"| {name} ({trees[name]}) | {m['epoch_seconds']:.3f} | {m['evaluation_seconds']:.3f} |"
+        )
+    for key in ("epoch_seconds", "evaluation_seconds"):
+        ratio = medians["this"][key] / medians["baseline"][key]
+        print(f"{key.split('_')[0]}: this / baseline = {ratio:.2f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"trees": {k: str(v) for k, v in trees.items()}, **runs}))
+    return 0
+
+
+def _run(tree: Path, args, threads: int, jit: bool) -> dict:
+    """One worker process running `tree`'s code (its bench script, its mmrec_tf)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(tree / "bench" / "train_speed.py"),
+            "--data",
+            str(args.data),
+            "--features",
+            str(args.features),
+            "--worker",
+            str(threads),
+            str(int(jit)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
