@@ -3,6 +3,7 @@
 from mmrec_tf.layers.concat_fusion import ConcatFusion
 from mmrec_tf.layers.graph_network import GraphNetwork
 from mmrec_tf.layers.graph_network_layer import GraphNetworkLayer
+from mmrec_tf.layers.masked_mean_fusion import MaskedMeanFusion
 from mmrec_tf.layers.masked_softmax import masked_softmax
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
 from mmrec_tf.layers.stored_graph import StoredGraph
@@ -12,6 +13,7 @@ __all__ = [
     "ConcatFusion",
     "GraphNetwork",
     "GraphNetworkLayer",
+    "MaskedMeanFusion",
     "SelfAttentionLayer",
     "StoredGraph",
     "WeightedAverageFusion",

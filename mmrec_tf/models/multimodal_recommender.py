@@ -12,6 +12,7 @@ from mmrec_tf.data.graphs import interaction_graph, knn_graph, normalize_adjacen
 from mmrec_tf.encoders.inputs import encoder_inputs
 from mmrec_tf.layers.concat_fusion import ConcatFusion
 from mmrec_tf.layers.graph_network import GraphNetwork
+from mmrec_tf.layers.masked_mean_fusion import MaskedMeanFusion
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
 from mmrec_tf.layers.stored_graph import StoredGraph
 from mmrec_tf.layers.weighted_average_fusion import WeightedAverageFusion
@@ -29,7 +30,7 @@ class MultimodalRecommender(Recommender):
     is projected to `embedding_dim` per modality, giving one token per
     modality; missing modalities are masked. `SelfAttentionLayer` lets the
     modalities of an item attend to each other, then `fusion` combines them:
-    `"attention"` (the masked mean of the attended tokens), `"concat"`
+    `"attention"` (`MaskedMeanFusion` of the attended tokens), `"concat"`
     (`ConcatFusion` then a Dense layer) or `"weighted_average"` (learned
     `WeightedAverageFusion`). The item vector is its ID embedding plus its
     content vector; users have ID embeddings. With `num_graph_layers > 0`,
@@ -185,7 +186,9 @@ class MultimodalRecommender(Recommender):
         if self.modalities and use_self_attention:
             self.attention = SelfAttentionLayer(embedding_dim, num_heads, name="attention")
             self.attention.build(tokens_shape)
-        if fusion == "concat":
+        if fusion == "attention":
+            self.masked_mean = MaskedMeanFusion(name="masked_mean")
+        elif fusion == "concat":
             self.concat = ConcatFusion(name="concat")
             self.concat_projection = keras.layers.Dense(embedding_dim, name="concat_projection")
             self.concat_projection.build((None, len(self.modalities) * embedding_dim))
@@ -252,7 +255,7 @@ class MultimodalRecommender(Recommender):
         )
         item_graph = None
         if item_graph_k and not features:
-            raise ValueError("item_graph_k > 0 builds the item-item graph from content: no features")
+            raise ValueError("item_graph_k > 0 builds an item-item graph from content: no features")
         if item_graph_k:
             import tensorflow as tf
 
@@ -361,8 +364,7 @@ class MultimodalRecommender(Recommender):
             return self.concat_projection(self.concat(tokens, mask=mask))
         if self.fusion == "weighted_average":
             return self.weighted_average(tokens, mask=mask)
-        weights = ops.cast(mask, tokens.dtype)[..., None]
-        return ops.sum(tokens * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+        return self.masked_mean(tokens, mask=mask)
 
     def user_item_vectors(self, training=None, features=None):
         content = self.content_vectors(training, features) if self.modalities else None

@@ -37,6 +37,17 @@ class Recommender(keras.Model):
         self.loss_name = loss
         self.temperature = temperature
 
+    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+        """Keras' `compile`; the loss is the model's own (`loss="bpr"` or `"softmax"` in the
+        constructor), so a `loss` here is refused rather than silently ignored."""
+        if loss is not None:
+            raise ValueError(
+                f"{type(self).__name__} trains with its own loss ({self.loss_name!r}; choose "
+                f"it with {type(self).__name__}(..., loss='bpr' or 'softmax')): compile() "
+                f"takes no loss. Received: loss={loss!r}"
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
     def user_item_vectors(self, training=None):
         raise NotImplementedError
 

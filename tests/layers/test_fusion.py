@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from layer_testing import run_layer_test
 
-from mmrec_tf.layers import ConcatFusion, WeightedAverageFusion
+from mmrec_tf.layers import ConcatFusion, MaskedMeanFusion, WeightedAverageFusion
 
 
 @pytest.fixture
@@ -19,6 +19,14 @@ def test_concat_zeroes_missing_slots(modalities):
     expected = np.where(mask[..., None], x, 0).reshape(5, 12)
     np.testing.assert_allclose(ConcatFusion()(x, mask=mask), expected)
     np.testing.assert_allclose(ConcatFusion()(x), x.reshape(5, 12))
+
+
+def test_masked_mean_ignores_missing_modalities(modalities):
+    x, mask = modalities
+    fused = MaskedMeanFusion()(x, mask=mask).numpy()
+    np.testing.assert_allclose(fused[1], (x[1, 0] + x[1, 2]) / 2, atol=1e-6)
+    np.testing.assert_array_equal(fused[3], np.zeros(4))  # no modality: zeros
+    np.testing.assert_allclose(MaskedMeanFusion()(x), x.mean(axis=1), atol=1e-6)
 
 
 def numpy_weighted_average(x, mask, weights):
@@ -64,6 +72,11 @@ def test_layer_contracts(modalities, tmp_path):
     x, mask = modalities
     inputs = {"inputs": x, "mask": mask}
     run_layer_test(ConcatFusion, {}, inputs, (5, 12), tmp_path=tmp_path, run_training=False)
+    mean = run_layer_test(
+        MaskedMeanFusion, {}, inputs, (5, 4), tmp_path=tmp_path, run_training=False
+    )
+    x, mask = modalities
+    np.testing.assert_allclose(mean, numpy_weighted_average(x, mask, [1, 1, 1]), atol=1e-6)
     run_layer_test(WeightedAverageFusion, {}, inputs, (5, 4), tmp_path=tmp_path)
     run_layer_test(
         WeightedAverageFusion,

@@ -90,6 +90,13 @@ def test_softmax_loss_is_the_catalogue_cross_entropy():
         MatrixFactorization(2, 3, loss="hinge")
 
 
+def test_compile_refuses_a_loss_it_would_not_use():
+    model = MatrixFactorization(2, 3, loss="softmax")
+    with pytest.raises(ValueError, match=r"own loss \('softmax'.*compile\(\) takes no loss"):
+        model.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer="adam")  # without a loss: as before
+
+
 def test_vbpr_scores_ids_and_projected_content(tmp_path):
     from mmrec_tf.models import VBPR
 
