@@ -86,24 +86,10 @@ def run(name, dataset, features, present, seed, patience=20):
     if class_name == "MostPopular":
         model = models.MostPopular.from_dataset(dataset)
     else:
-        users, items = dataset.interactions("train")
-        if class_name == "MatrixFactorization":
-            model = models.MatrixFactorization(dataset.num_users, dataset.num_items, **options)
-        elif class_name == "LightGCN":
-            model = models.LightGCN.from_interactions(
-                users, items, dataset.num_users, dataset.num_items, **options
-            )
-        elif class_name == "VBPR":
-            stacked = np.concatenate([features[m] for m in sorted(features)], axis=1)
-            model = models.VBPR.from_features(dataset.num_users, stacked, **options)
-        else:
-            chosen = options.pop("modalities", sorted(features))
-            model = models.MultimodalRecommender.from_dataset(
-                dataset,
-                {m: features[m] for m in chosen},
-                {m: present[m] for m in chosen},
-                **options,
-            )
+        chosen = options.pop("modalities", sorted(features))
+        model = models.RECOMMENDERS[class_name].from_dataset(
+            dataset, {m: features[m] for m in chosen}, {m: present[m] for m in chosen}, **options
+        )
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
         evaluation = RankingEvaluation(dataset)
         stopping = keras.callbacks.EarlyStopping(

@@ -119,6 +119,23 @@ def test_features_must_match_the_dataset(demo_dir, demo_features, tmp_path, make
     )
 
 
+def test_every_configurable_model_builds_from_the_dataset(demo_dir, demo_features):
+    from mmrec_tf.data import load_dataset
+    from mmrec_tf.models import RECOMMENDERS
+    from mmrec_tf.training import load_features
+    from mmrec_tf.training.config import MODEL_NAMES
+
+    assert set(MODEL_NAMES) == set(RECOMMENDERS)
+    dataset = load_dataset(demo_dir)
+    features, present = load_features(dataset, demo_features)
+    for name, model_class in RECOMMENDERS.items():
+        model = model_class.from_dataset(dataset, features, present, embedding_dim=4)
+        assert type(model) is model_class
+        assert model.score_users([0, 1]).shape == (2, dataset.num_items), name
+    with pytest.raises(ValueError, match="VBPR needs item features"):
+        RECOMMENDERS["VBPR"].from_dataset(dataset, {}, {})
+
+
 def test_demo_config_file_is_the_quickstart_configuration():
     from pathlib import Path
 

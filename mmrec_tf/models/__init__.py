@@ -8,7 +8,13 @@ from mmrec_tf.models.recommender import Recommender
 from mmrec_tf.models.saving import load_recommender
 from mmrec_tf.models.vbpr import VBPR
 
+# Every trainable recommender by name, as configuration files name them.
+RECOMMENDERS = {
+    model.__name__: model for model in (MatrixFactorization, LightGCN, VBPR, MultimodalRecommender)
+}
+
 __all__ = [
+    "RECOMMENDERS",
     "LightGCN",
     "MatrixFactorization",
     "MostPopular",

@@ -48,6 +48,12 @@ class LightGCN(Recommender):
         self.built = True
 
     @classmethod
+    def from_dataset(cls, dataset, features=None, present=None, *, split="train", **kwargs):
+        """LightGCN over `dataset`'s `split` interactions (content is not used)."""
+        users, items = dataset.interactions(split)
+        return cls.from_interactions(users, items, dataset.num_users, dataset.num_items, **kwargs)
+
+    @classmethod
     def from_interactions(cls, users, items, num_users, num_items, **kwargs):
         graph = normalize_adjacency(interaction_graph(users, items, num_users, num_items))
         model = cls(num_users, num_items, int(graph.values.shape[0]), **kwargs)

@@ -234,7 +234,7 @@ class MultimodalRecommender(Recommender):
     def from_dataset(
         cls,
         dataset,
-        features: dict[str, np.ndarray],
+        features: dict[str, np.ndarray] | None = None,
         present: dict[str, np.ndarray] | None = None,
         *,
         item_graph_k: int = 0,
@@ -248,6 +248,7 @@ class MultimodalRecommender(Recommender):
         each modality's k-nearest-neighbour graph, symmetric-normalised and
         averaged over modalities.
         """
+        features = features or {}
         present = present or {m: np.abs(f).sum(axis=1) > 0 for m, f in features.items()}
         users, items = dataset.interactions(split)
         graph = normalize_adjacency(

@@ -37,6 +37,17 @@ class Recommender(keras.Model):
         self.loss_name = loss
         self.temperature = temperature
 
+    @classmethod
+    def from_dataset(cls, dataset, features=None, present=None, **options):
+        """The model for `dataset` (`mmrec_tf.data.MultimodalDataset`): what the data
+        decides (sizes, graphs, item features) from it, the rest from `options`.
+
+        Every recommender builds this way (`RECOMMENDERS[name].from_dataset`);
+        `features` ({modality: [num_items, d]}) and `present` ({modality: bool
+        [num_items]}) are for those that read item content.
+        """
+        return cls(dataset.num_users, dataset.num_items, **options)
+
     def compile(self, optimizer="rmsprop", loss=None, **kwargs):
         """Keras' `compile`; the loss is the model's own (`loss="bpr"` or `"softmax"` in the
         constructor), so a `loss` here is refused rather than silently ignored."""
@@ -47,6 +58,13 @@ class Recommender(keras.Model):
                 f"takes no loss. Received: loss={loss!r}"
             )
         super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras restores a loaded model's optimizer only when `compile` is not
+        # overridden; this does what it would do.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def user_item_vectors(self, training=None):
         raise NotImplementedError

@@ -54,6 +54,14 @@ class VBPR(Recommender):
         self.built = True
 
     @classmethod
+    def from_dataset(cls, dataset, features=None, present=None, **kwargs):
+        """VBPR with every modality's features side by side (sorted by modality name)."""
+        if not features:
+            raise ValueError("VBPR needs item features: pass --features")
+        stacked = np.concatenate([features[m] for m in sorted(features)], axis=1)
+        return cls.from_features(dataset.num_users, stacked, **kwargs)
+
+    @classmethod
     def from_features(cls, num_users, features, **kwargs):
         features = np.asarray(features, np.float32)
         model = cls(num_users, features.shape[0], features.shape[1], **kwargs)

@@ -61,6 +61,7 @@ _SET_FROM_DATA = {
     "num_graph_edges",
     "num_item_graph_edges",
     "encoders",
+    "features",
     "present",
     "split",
 }

@@ -121,23 +121,11 @@ def build_model(config: dict, dataset, features, present, content=None):
     """The untrained model a (checked) configuration describes, for `dataset`."""
     from mmrec_tf import models
 
-    name, options = config["model"], dict(config["options"])
-    users, items = dataset.interactions("train")
-    if name == "MatrixFactorization":
-        return models.MatrixFactorization(dataset.num_users, dataset.num_items, **options)
-    if name == "LightGCN":
-        return models.LightGCN.from_interactions(
-            users, items, dataset.num_users, dataset.num_items, **options
-        )
-    if name == "VBPR":
-        if not features:
-            raise ValueError("VBPR needs item features: pass --features")
-        stacked = np.concatenate([features[m] for m in sorted(features)], axis=1)
-        return models.VBPR.from_features(dataset.num_users, stacked, **options)
+    options = dict(config["options"])
     if content is not None:
         encoders = end_to_end_encoders(config["end_to_end"], content.modalities)
         return models.MultimodalRecommender.end_to_end(dataset, encoders, content, **options)
-    return models.MultimodalRecommender.from_dataset(dataset, features, present, **options)
+    return models.RECOMMENDERS[config["model"]].from_dataset(dataset, features, present, **options)
 
 
 def train(data, config_path, out, features_dir=None, resume=False, verbose=1) -> Path:
