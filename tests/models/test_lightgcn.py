@@ -1,10 +1,9 @@
-import keras
 import numpy as np
 import tensorflow as tf
+from recommender_testing import run_recommender_test
 
-from mmrec_tf.data import bpr_triples, interaction_graph, load_dataset, normalize_adjacency
-from mmrec_tf.evaluation import evaluate_ranking
-from mmrec_tf.models import LightGCN, MostPopular
+from mmrec_tf.data import interaction_graph, load_dataset, normalize_adjacency
+from mmrec_tf.models import LightGCN
 
 
 def test_vectors_are_the_layer_mean_of_normalised_propagation():
@@ -21,21 +20,5 @@ def test_vectors_are_the_layer_mean_of_normalised_propagation():
 
 
 def test_trains_beats_most_popular_and_serves_after_reload(demo_dir, tmp_path):
-    keras.utils.set_random_seed(0)
     dataset = load_dataset(demo_dir)
-    users, items = dataset.interactions("train")
-    model = LightGCN.from_interactions(
-        users, items, dataset.num_users, dataset.num_items, embedding_dim=16
-    )
-    model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=True)
-    model.fit(bpr_triples(dataset, 256, seed=0), epochs=15, verbose=0)
-    ours = evaluate_ranking(model.score_users, dataset, "valid")["recall@20"]
-    popular = evaluate_ranking(MostPopular.from_dataset(dataset).score_users, dataset, "valid")[
-        "recall@20"
-    ]
-    assert ours > popular
-    model.save(tmp_path / "lightgcn.keras")
-    reloaded = keras.models.load_model(tmp_path / "lightgcn.keras")
-    np.testing.assert_allclose(
-        reloaded.score_users(np.arange(4)), model.score_users(np.arange(4)), atol=1e-5
-    )
+    run_recommender_test(LightGCN, dataset, tmp_path=tmp_path, embedding_dim=16)
