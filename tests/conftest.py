@@ -67,6 +67,17 @@ def demo_dir(tmp_path_factory) -> Path:
     return generate_demo_dataset(tmp_path_factory.mktemp("demo") / "demo")
 
 
+@pytest.fixture(scope="session")
+def demo_features(demo_dir, tmp_path_factory) -> Path:
+    """Builtin text and image features of the demo dataset (once per session)."""
+    from mmrec_tf.encoders.extract import extract_features
+
+    out = tmp_path_factory.mktemp("features")
+    for modality in ("text", "image"):
+        extract_features(demo_dir, modality, "builtin", out, progress=False)
+    return out
+
+
 def write_dataset(root: Path, items: list[dict], interactions: list[dict]) -> Path:
     """Writes a small dataset from dict rows (columns from the first row)."""
     root.mkdir(parents=True, exist_ok=True)

@@ -49,16 +49,6 @@ def test_document_configuration_runs_end_to_end_on_raw_files(demo_dir, tmp_path)
     assert (served / "embed_items" / "saved_model.pb").is_file()
 
 
-@pytest.fixture(scope="module")
-def demo_features(demo_dir, tmp_path_factory):
-    from mmrec_tf.encoders.extract import extract_features
-
-    out = tmp_path_factory.mktemp("features")
-    for modality in ("text", "image"):
-        extract_features(demo_dir, modality, "builtin", out, progress=False)
-    return out
-
-
 def test_attention_graph_trains_exports_and_serves(demo_dir, demo_features, tmp_path):
     run, served = tmp_path / "run", tmp_path / "served"
     options = {"embedding_dim": 16, "item_graph_k": 5, "graph": "attention"}

@@ -8,15 +8,6 @@ import pytest
 
 from mmrec_tf.cli import main
 from mmrec_tf.data.writing import current_umask
-from mmrec_tf.encoders.extract import extract_features
-
-
-@pytest.fixture(scope="module")
-def demo_features(demo_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("features")
-    for modality in ("text", "image"):
-        extract_features(demo_dir, modality, "builtin", out, progress=False)
-    return out
 
 
 @pytest.mark.large

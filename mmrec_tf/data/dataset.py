@@ -117,6 +117,27 @@ class MultimodalDataset:
         keep = self.splits == split
         return self.interaction_users[keep], self.interaction_items[keep]
 
+    def interaction_pairs(self, splits) -> tuple[np.ndarray, np.ndarray]:
+        """(users, items) of the interactions in `splits`, without repeats, sorted by user
+        then item (what evaluation masks and serving never recommends)."""
+        # One int64 key per pair, sorted, repeats dropped: much faster than unique(axis=1).
+        keys = np.sort(
+            np.concatenate(
+                [
+                    users.astype(np.int64) * self.num_items + items
+                    for users, items in map(self.interactions, splits)
+                ]
+            )
+        )
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+        return keys // self.num_items, keys % self.num_items
+
+    def item_popularity(self) -> np.ndarray:
+        """Share of users who interacted with each item in training (at least 1/num_users)."""
+        _, items = self.interaction_pairs(["train"])
+        counts = np.bincount(items, minlength=self.num_items)
+        return np.maximum(counts, 1) / self.num_users
+
     def media_path(self, modality: str, item: int) -> Path | None:
         """The absolute path of an item's media file (None when it has none)."""
         relative = self.media[_check_modality(modality, MEDIA_MODALITIES)][item]

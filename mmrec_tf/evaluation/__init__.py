@@ -10,7 +10,7 @@ from mmrec_tf.evaluation.metrics import (
     precision_at_k,
     recall_at_k,
 )
-from mmrec_tf.evaluation.protocol import DEFAULT_KS, MASKS, evaluate_ranking, item_popularity
+from mmrec_tf.evaluation.protocol import DEFAULT_KS, MASKS, evaluate_ranking
 
 __all__ = [
     "DEFAULT_KS",
@@ -20,7 +20,6 @@ __all__ = [
     "evaluate_ranking",
     "hit_rate_at_k",
     "intra_list_diversity",
-    "item_popularity",
     "ndcg_at_k",
     "novelty",
     "precision_at_k",

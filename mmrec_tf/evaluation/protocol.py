@@ -50,8 +50,8 @@ def evaluate_ranking(
     if split not in ("valid", "test"):
         raise ValueError(f"split must be 'valid' or 'test'. Received: split={split!r}")
     seen_splits = ["train"] + (["valid"] if mask == "train+valid" and split == "test" else [])
-    seen_users, seen_items = interaction_pairs(dataset, seen_splits)
-    held_users, held_items = interaction_pairs(dataset, [split])
+    seen_users, seen_items = dataset.interaction_pairs(seen_splits)
+    held_users, held_items = dataset.interaction_pairs([split])
     users = np.unique(held_users)
     if len(users) == 0:
         raise ValueError(f"no user has {split} interactions")
@@ -75,33 +75,10 @@ def evaluate_ranking(
         results[f"hit@{k}"] = float(hit_rate_from_hits(hits[:, :k]).mean())
     k = beyond_accuracy_k
     results[f"coverage@{k}"] = catalogue_coverage(top_k[:, :k], dataset.num_items)
-    results[f"novelty@{k}"] = novelty(top_k[:, :k], item_popularity(dataset))
+    results[f"novelty@{k}"] = novelty(top_k[:, :k], dataset.item_popularity())
     if item_features is not None:
         results[f"diversity@{k}"] = intra_list_diversity(top_k[:, :k], item_features)
     return results
-
-
-def item_popularity(dataset: MultimodalDataset) -> np.ndarray:
-    """Share of users who interacted with each item in training (at least 1/num_users)."""
-    _, items = interaction_pairs(dataset, ["train"])
-    counts = np.bincount(items, minlength=dataset.num_items)
-    return np.maximum(counts, 1) / dataset.num_users
-
-
-def interaction_pairs(dataset, splits) -> tuple[np.ndarray, np.ndarray]:
-    """(users, items) of the interactions in `splits`, without repeats, sorted by user
-    then item."""
-    # One int64 key per pair, sorted, repeats dropped: much faster than unique(axis=1).
-    keys = np.sort(
-        np.concatenate(
-            [
-                users.astype(np.int64) * dataset.num_items + items
-                for users, items in map(dataset.interactions, splits)
-            ]
-        )
-    )
-    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
-    return keys // dataset.num_items, keys % dataset.num_items
 
 
 def _rows_of(users, items, chosen):

@@ -133,8 +133,6 @@ def export_recommender(
     """
     import keras
 
-    from mmrec_tf.evaluation.protocol import interaction_pairs, item_popularity
-
     users, items = model.user_item_vectors(training=False)
     users, items = keras.ops.convert_to_numpy(users), keras.ops.convert_to_numpy(items)
     if users.shape[0] != dataset.num_users or items.shape[0] != dataset.num_items:
@@ -143,7 +141,7 @@ def export_recommender(
             f"{dataset.num_users} and {dataset.num_items}: export with the dataset it was "
             "trained on"
         )
-    seen_users, seen_items = interaction_pairs(dataset, list(seen_splits))
+    seen_users, seen_items = dataset.interaction_pairs(list(seen_splits))
     row_splits = np.searchsorted(seen_users, np.arange(dataset.num_users + 1)).astype(np.int64)
     tables = ServingTables(
         dataset.user_ids,
@@ -151,7 +149,7 @@ def export_recommender(
         users.astype(np.float32),
         items.astype(np.float32),
         (row_splits, seen_items.astype(np.int32)),
-        item_popularity(dataset).astype(np.float32),
+        dataset.item_popularity().astype(np.float32),
         dataset.metadata.get("title", dataset.item_ids),
     )
     content = None

@@ -140,3 +140,24 @@ def test_dataset_without_split_column_explains_how_to_add_one(make_dataset):
         ds.interactions("train")
     with pytest.raises(ValueError, match="split must be one of"):
         ds.interactions("training")
+
+
+def test_interaction_pairs_and_popularity_come_from_the_splits(make_dataset):
+    items = [{"item_id": f"i{n}", "title": f"Item {n}"} for n in range(4)]
+    rows = [
+        ("u2", "i1", "train"),
+        ("u1", "i3", "train"),
+        ("u1", "i1", "train"),
+        ("u1", "i1", "train"),  # a repeat counts once
+        ("u2", "i0", "valid"),
+        ("u1", "i2", "test"),
+    ]
+    interactions = [{"user_id": u, "item_id": i, "split": s} for u, i, s in rows]
+    dataset = load_dataset(make_dataset(items, interactions))
+    u1, u2 = dataset.user_ids.index("u1"), dataset.user_ids.index("u2")
+    users, items_ = dataset.interaction_pairs(["train", "valid"])
+    pairs = sorted(zip(users.tolist(), items_.tolist(), strict=True))
+    expected = sorted([(u2, 1), (u1, 3), (u1, 1), (u2, 0)])
+    assert pairs == expected and list(users) == sorted(users)
+    # Training shares of 2 users: i1 both, i3 one, i0 and i2 none (floored at 1/2).
+    np.testing.assert_allclose(dataset.item_popularity(), [0.5, 1.0, 0.5, 0.5])

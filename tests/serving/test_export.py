@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from mmrec_tf.data import bpr_triples, load_dataset
-from mmrec_tf.evaluation import item_popularity
 from mmrec_tf.models import MultimodalRecommender
 from mmrec_tf.serving import export_recommender
 
@@ -90,7 +89,7 @@ def test_exported_model_serves_what_the_model_ranks(trained, tmp_path):
         served["score"][:3], np.take_along_axis(scores, expected, axis=1), atol=1e-5
     )
     # The unknown user gets the most popular training items, best first.
-    popularity = item_popularity(dataset)
+    popularity = dataset.item_popularity()
     popular = np.argsort(-popularity, kind="stable")[:10]
     np.testing.assert_allclose(served["score"][3], popularity[popular], atol=1e-7)
     assert set(served["item_id"][3]) <= {
