@@ -117,6 +117,23 @@ def _build_parser() -> argparse.ArgumentParser:
         help="show TensorFlow's start-up logging, warnings and full tracebacks",
     )
 
+    # Each command's parser (`_<command>_command`) sits just above its handler.
+    for add_command in (
+        _demo_data_command,
+        _prepare_command,
+        _validate_command,
+        _extract_features_command,
+        _train_command,
+        _evaluate_command,
+        _export_command,
+        _recommend_command,
+        _quickstart_command,
+    ):
+        add_command(commands, common)
+    return parser
+
+
+def _demo_data_command(commands, common) -> None:
     demo = commands.add_parser(
         "demo-data",
         parents=[common],
@@ -135,6 +152,22 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo_data)
 
+
+def _demo_data(args) -> int:
+    from mmrec_tf.data import generate_demo_dataset
+
+    generate_demo_dataset(
+        args.out,
+        num_items=args.items,
+        num_users=args.users,
+        seed=args.seed,
+        video_files=not args.frame_folders_only,
+    )
+    print(f"wrote the demo dataset to {args.out}")
+    return 0
+
+
+def _prepare_command(commands, common) -> None:
     prepare = commands.add_parser(
         "prepare",
         parents=[common],
@@ -158,6 +191,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     prepare.set_defaults(handler=_prepare)
 
+
+def _prepare(args) -> int:
+    from mmrec_tf.data import prepare_movielens_100k
+
+    prepare_movielens_100k(args.out, args.source, cache_dir=args.cache_dir)
+    print(f"wrote {args.name} to {args.out}")
+    return 0
+
+
+def _validate_command(commands, common) -> None:
     validate = commands.add_parser(
         "validate",
         parents=[common],
@@ -174,6 +217,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     validate.set_defaults(handler=_validate)
 
+
+def _validate(args) -> int:
+    from mmrec_tf.data import validate_dataset
+
+    report = validate_dataset(args.data, decode_media=not args.no_decode)
+    print(report.format())
+    return 0 if report.ok else 1
+
+
+def _extract_features_command(commands, common) -> None:
     from mmrec_tf.encoder_specs import SPEC_HELP
 
     extract = commands.add_parser(
@@ -212,132 +265,6 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     extract.set_defaults(handler=_extract_features)
 
-    train = commands.add_parser(
-        "train",
-        parents=[common],
-        help="train a recommender from a configuration file",
-        description="Train a recommender as a JSON configuration says (see configs/ and the "
-        "README's list of keys), with validation Recall@20 for model selection and early "
-        "stopping. Writes RUN/: config.json, model.keras (best epoch), checkpoints/ and "
-        "state.json (for --resume), log.csv, tensorboard/. Ends with the best epoch and why "
-        "training stopped.",
-    )
-    train.add_argument("--data", type=Path, required=True, help="the dataset directory")
-    train.add_argument(
-        "--features",
-        type=Path,
-        help="features from `mmrec-tf extract-features` (FEATS/<modality>.npy)",
-    )
-    train.add_argument("--config", type=Path, required=True, help="a JSON configuration")
-    train.add_argument("--out", type=Path, required=True, help="the run directory")
-    train.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue an interrupted run where it stopped (the configuration may raise "
-        "epochs and patience only)",
-    )
-    train.set_defaults(handler=_train)
-
-    evaluate = commands.add_parser(
-        "evaluate",
-        parents=[common],
-        help="evaluate a trained run",
-        description="Rank the whole catalogue for every user with held-out items, print the "
-        "metrics and write RUN/eval_<split>.json.",
-    )
-    evaluate.add_argument(
-        "--run", type=Path, required=True, help="a run directory (`mmrec-tf train --out`)"
-    )
-    evaluate.add_argument("--split", choices=["valid", "test"], default="test")
-    evaluate.add_argument(
-        "--mask",
-        choices=["train+valid", "train"],
-        default="train+valid",
-        help="items left out of the ranking (default train+valid)",
-    )
-    evaluate.set_defaults(handler=_evaluate)
-
-    export = commands.add_parser(
-        "export",
-        parents=[common],
-        help="export a trained recommender as a SavedModel that serves recommendations",
-        description="Write a SavedModel with the signatures recommend (serving_default), "
-        "score, title and embed_users; ids, vectors and each user's training items live "
-        "inside it, so serving needs TensorFlow only. When the model has content and its "
-        "encoders are known, DIR/embed_items is a second SavedModel that embeds new items "
-        "from their raw files.",
-    )
-    export.add_argument(
-        "--model",
-        type=Path,
-        required=True,
-        help="a run directory (its best model) or a model file (RUN/model.keras)",
-    )
-    export.add_argument("--out", type=Path, required=True, help="the SavedModel directory")
-    export.add_argument(
-        "--data", type=Path, help="the dataset it was trained on (default: from RUN/config.json)"
-    )
-    export.set_defaults(handler=_export)
-
-    recommend = commands.add_parser(
-        "recommend",
-        parents=[common],
-        help="print a user's top K from an exported SavedModel",
-        description="Load a SavedModel written by `mmrec-tf export` and print the user's top K "
-        "items (title and score). An unknown user gets the most popular items.",
-    )
-    recommend.add_argument("--model", type=Path, required=True, help="the SavedModel directory")
-    recommend.add_argument("--user", required=True, help="a user id")
-    recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
-    recommend.set_defaults(handler=_recommend)
-
-    quickstart = commands.add_parser(
-        "quickstart",
-        parents=[common],
-        help="demo data to a trained, evaluated recommender",
-        description="Generate the demo dataset (or reuse it), validate it, extract features "
-        "with the builtin encoders, train the multimodal recommender and compare it with the "
-        "most-popular baseline on the test split.",
-    )
-    quickstart.add_argument(
-        "--out",
-        type=Path,
-        default=Path(DEFAULT_QUICKSTART_DIR),
-        help=f"working directory (default ./{DEFAULT_QUICKSTART_DIR})",
-    )
-    quickstart.set_defaults(handler=_quickstart)
-    return parser
-
-
-def _demo_data(args) -> int:
-    from mmrec_tf.data import generate_demo_dataset
-
-    generate_demo_dataset(
-        args.out,
-        num_items=args.items,
-        num_users=args.users,
-        seed=args.seed,
-        video_files=not args.frame_folders_only,
-    )
-    print(f"wrote the demo dataset to {args.out}")
-    return 0
-
-
-def _prepare(args) -> int:
-    from mmrec_tf.data import prepare_movielens_100k
-
-    prepare_movielens_100k(args.out, args.source, cache_dir=args.cache_dir)
-    print(f"wrote {args.name} to {args.out}")
-    return 0
-
-
-def _validate(args) -> int:
-    from mmrec_tf.data import validate_dataset
-
-    report = validate_dataset(args.data, decode_media=not args.no_decode)
-    print(report.format())
-    return 0 if report.ok else 1
-
 
 def _extract_features(args) -> int:
     from mmrec_tf.encoders.extract import extract_features
@@ -364,6 +291,34 @@ def _extract_features(args) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _train_command(commands, common) -> None:
+    train = commands.add_parser(
+        "train",
+        parents=[common],
+        help="train a recommender from a configuration file",
+        description="Train a recommender as a JSON configuration says (see configs/ and the "
+        "README's list of keys), with validation Recall@20 for model selection and early "
+        "stopping. Writes RUN/: config.json, model.keras (best epoch), checkpoints/ and "
+        "state.json (for --resume), log.csv, tensorboard/. Ends with the best epoch and why "
+        "training stopped.",
+    )
+    train.add_argument("--data", type=Path, required=True, help="the dataset directory")
+    train.add_argument(
+        "--features",
+        type=Path,
+        help="features from `mmrec-tf extract-features` (FEATS/<modality>.npy)",
+    )
+    train.add_argument("--config", type=Path, required=True, help="a JSON configuration")
+    train.add_argument("--out", type=Path, required=True, help="the run directory")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run where it stopped (the configuration may raise "
+        "epochs and patience only)",
+    )
+    train.set_defaults(handler=_train)
 
 
 def _train(args) -> int:
@@ -408,6 +363,27 @@ def _training_outcome(state: dict) -> str:
     return f"{best}; ran all {state['epochs_done']} epochs"
 
 
+def _evaluate_command(commands, common) -> None:
+    evaluate = commands.add_parser(
+        "evaluate",
+        parents=[common],
+        help="evaluate a trained run",
+        description="Rank the whole catalogue for every user with held-out items, print the "
+        "metrics and write RUN/eval_<split>.json.",
+    )
+    evaluate.add_argument(
+        "--run", type=Path, required=True, help="a run directory (`mmrec-tf train --out`)"
+    )
+    evaluate.add_argument("--split", choices=["valid", "test"], default="test")
+    evaluate.add_argument(
+        "--mask",
+        choices=["train+valid", "train"],
+        default="train+valid",
+        help="items left out of the ranking (default train+valid)",
+    )
+    evaluate.set_defaults(handler=_evaluate)
+
+
 def _evaluate(args) -> int:
     from mmrec_tf.training import RunDirectory, evaluate
 
@@ -416,6 +392,30 @@ def _evaluate(args) -> int:
         print(f"{name:>14}  {value:.4f}")
     print(f"wrote {RunDirectory(args.run).evaluation_path(args.split)}")
     return 0
+
+
+def _export_command(commands, common) -> None:
+    export = commands.add_parser(
+        "export",
+        parents=[common],
+        help="export a trained recommender as a SavedModel that serves recommendations",
+        description="Write a SavedModel with the signatures recommend (serving_default), "
+        "score, title and embed_users; ids, vectors and each user's training items live "
+        "inside it, so serving needs TensorFlow only. When the model has content and its "
+        "encoders are known, DIR/embed_items is a second SavedModel that embeds new items "
+        "from their raw files.",
+    )
+    export.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="a run directory (its best model) or a model file (RUN/model.keras)",
+    )
+    export.add_argument("--out", type=Path, required=True, help="the SavedModel directory")
+    export.add_argument(
+        "--data", type=Path, help="the dataset it was trained on (default: from RUN/config.json)"
+    )
+    export.set_defaults(handler=_export)
 
 
 def _export(args) -> int:
@@ -452,6 +452,20 @@ def _export(args) -> int:
     return 0
 
 
+def _recommend_command(commands, common) -> None:
+    recommend = commands.add_parser(
+        "recommend",
+        parents=[common],
+        help="print a user's top K from an exported SavedModel",
+        description="Load a SavedModel written by `mmrec-tf export` and print the user's top K "
+        "items (title and score). An unknown user gets the most popular items.",
+    )
+    recommend.add_argument("--model", type=Path, required=True, help="the SavedModel directory")
+    recommend.add_argument("--user", required=True, help="a user id")
+    recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    recommend.set_defaults(handler=_recommend)
+
+
 def _recommend(args) -> int:
     import tensorflow as tf
 
@@ -486,6 +500,24 @@ def _recommend(args) -> int:
 
 
 QUICKSTART_ENTRIES = ("config.json", "demo-data", "features", "run")
+
+
+def _quickstart_command(commands, common) -> None:
+    quickstart = commands.add_parser(
+        "quickstart",
+        parents=[common],
+        help="demo data to a trained, evaluated recommender",
+        description="Generate the demo dataset (or reuse it), validate it, extract features "
+        "with the builtin encoders, train the multimodal recommender and compare it with the "
+        "most-popular baseline on the test split.",
+    )
+    quickstart.add_argument(
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_QUICKSTART_DIR),
+        help=f"working directory (default ./{DEFAULT_QUICKSTART_DIR})",
+    )
+    quickstart.set_defaults(handler=_quickstart)
 
 
 def _quickstart(args) -> int:
