@@ -1,6 +1,7 @@
 """Recommenders and baselines."""
 
 from mmrec_tf.models.lightgcn import LightGCN
+from mmrec_tf.models.losses import BPRLoss, CatalogueSoftmaxLoss
 from mmrec_tf.models.matrix_factorization import MatrixFactorization
 from mmrec_tf.models.most_popular import MostPopular
 from mmrec_tf.models.multimodal_recommender import MultimodalRecommender
@@ -15,6 +16,8 @@ RECOMMENDERS = {
 
 __all__ = [
     "RECOMMENDERS",
+    "BPRLoss",
+    "CatalogueSoftmaxLoss",
     "LightGCN",
     "MatrixFactorization",
     "MostPopular",

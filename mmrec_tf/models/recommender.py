@@ -6,6 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from mmrec_tf.models.losses import BPRLoss, CatalogueSoftmaxLoss
+
 LOSSES = ("bpr", "softmax")
 
 
@@ -15,10 +17,11 @@ class Recommender(keras.Model):
     Subclasses implement `user_item_vectors(training)`, returning all user
     vectors [num_users, d] and all item vectors [num_items, d]. Training
     batches are BPR triples (`mmrec_tf.data.bpr_triples`). With `loss="bpr"`
-    the loss is −log σ(s(u, i⁺) − s(u, i⁻)) averaged over the batch; with
-    `loss="softmax"` it is the cross-entropy of the positive item against the
-    whole catalogue, −log softmax_i(s(u, i) / temperature)[i⁺] (exact: no
-    sampled negatives, so no sampling correction is needed). Both add
+    the loss is `BPRLoss`, −log σ(s(u, i⁺) − s(u, i⁻)) averaged over the
+    batch; with `loss="softmax"` it is `CatalogueSoftmaxLoss`, the
+    cross-entropy of the positive item against the whole catalogue,
+    −log softmax_i(s(u, i) / temperature)[i⁺] (exact: no sampled negatives,
+    so no sampling correction is needed). Both add `regularization(y_pred)`:
     `l2_regularization` × the mean squared norm of the batch's vectors.
     `score_users` ranks the whole catalogue.
     """
@@ -36,6 +39,7 @@ class Recommender(keras.Model):
         self.l2_regularization = l2_regularization
         self.loss_name = loss
         self.temperature = temperature
+        self.ranking_loss = BPRLoss() if loss == "bpr" else CatalogueSoftmaxLoss(temperature)
 
     @classmethod
     def from_dataset(cls, dataset, features=None, present=None, **options):
@@ -87,20 +91,23 @@ class Recommender(keras.Model):
         if training:
             scores["user_norm"] = ops.sum(ops.square(user), axis=-1)
             if self.loss_name == "softmax":
-                scores["catalogue"] = ops.matmul(user, ops.transpose(items)) / self.temperature
+                scores["catalogue"] = ops.matmul(user, ops.transpose(items))
         return scores
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self.loss_name == "softmax":
-            loss = ops.mean(
-                ops.sparse_categorical_crossentropy(
-                    x["positive_item"], y_pred["catalogue"], from_logits=True
-                )
-            )
+            loss = self.ranking_loss(x["positive_item"], y_pred["catalogue"])
         else:
-            loss = -ops.mean(ops.log_sigmoid(y_pred["positive_item"] - y_pred["negative_item"]))
+            pairs = ops.stack([y_pred["positive_item"], y_pred["negative_item"]], axis=-1)
+            loss = self.ranking_loss(ops.zeros_like(pairs[:, 0]), pairs)
+        return loss + self.regularization(y_pred) + sum(self.losses)
+
+    def regularization(self, y_pred):
+        """The penalty added to the ranking loss: `l2_regularization` × the mean squared
+        norm of the batch's user, positive and negative vectors. The one hook to
+        override for another regulariser."""
         squared = y_pred["user_norm"] + y_pred["positive_item_norm"] + y_pred["negative_item_norm"]
-        return loss + self.l2_regularization * ops.mean(squared) + sum(self.losses)
+        return self.l2_regularization * ops.mean(squared)
 
     def score_users(self, user_indices) -> np.ndarray:
         """Scores [len(user_indices), num_items] for the whole catalogue (inference mode).
