@@ -11,6 +11,22 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ML_100K_MM = "ml-100k-mm"
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """These tests test this checkout: not another copy of mmrec_tf that the running
+    interpreter happens to import (a bare `pytest` from another environment can)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mmrec_tf")
+    found = Path(spec.origin).resolve().parent.parent if spec and spec.origin else None
+    if found != CHECKOUT:
+        raise pytest.UsageError(
+            f"these tests are for the mmrec_tf in {CHECKOUT}, but this interpreter "
+            f"({os.sys.executable}) imports {found or 'no mmrec_tf'}: install the checkout "
+            "(pip install -e .) and run `python -m pytest` with that interpreter"
+        )
 
 
 def _ml100k_mm_dir() -> Path | None:

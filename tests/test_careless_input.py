@@ -90,7 +90,7 @@ BAD_CONFIGS = {
     ),
     "graph that does not exist": (
         '{"options": {"graph": "gat"}}',
-        "graph must be one of ('lightgcn', 'attention')",
+        '"options.graph" must be one of lightgcn, attention, found "gat"',
     ),
 }
 

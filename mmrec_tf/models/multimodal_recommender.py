@@ -100,6 +100,8 @@ class MultimodalRecommender(Recommender):
     ```
     """
 
+    OPTION_CHOICES = {**Recommender.OPTION_CHOICES, "fusion": FUSIONS, "graph": GRAPHS}
+
     def __init__(
         self,
         num_users,
@@ -256,7 +258,10 @@ class MultimodalRecommender(Recommender):
         )
         item_graph = None
         if item_graph_k and not features:
-            raise ValueError("item_graph_k > 0 builds an item-item graph from content: no features")
+            raise ValueError(
+                "item_graph_k > 0 builds an item-item graph from content: no features "
+                "(pass --features, or set item_graph_k to 0)"
+            )
         if item_graph_k:
             import tensorflow as tf
 

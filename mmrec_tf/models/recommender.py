@@ -26,6 +26,9 @@ class Recommender(keras.Model):
     `score_users` ranks the whole catalogue.
     """
 
+    # Constructor options that take one of a few names (configuration files check them).
+    OPTION_CHOICES = {"loss": LOSSES}
+
     def __init__(
         self, num_users, num_items, l2_regularization=1e-5, loss="bpr", temperature=1.0, **kwargs
     ):

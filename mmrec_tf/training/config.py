@@ -161,6 +161,14 @@ def _check_options(model: str, options: dict, source: str) -> dict:
             _expect(options, name, source, "options.", float, "a number ≥ 0", non_negative=True)
         elif isinstance(default, str):
             _expect(options, name, source, "options.", str, "a string")
+    from mmrec_tf import models
+
+    for name, choices in getattr(models, model).OPTION_CHOICES.items():
+        if name in options and options[name] not in choices:
+            raise ConfigError(
+                f'{source}: "options.{name}" must be one of {", ".join(choices)}, '
+                f"found {_describe(options[name])}"
+            )
     return dict(options)
 
 
