@@ -38,7 +38,8 @@ class RankingEvaluation(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         if self.content is not None:
-            self.model.refresh_content(self.content)
+            # Frozen encoders' rows are as they were: only the training ones move.
+            self.model.refresh_content(self.content, include_frozen=False)
         results = evaluate_ranking(
             self.model.score_users,
             self.dataset,

@@ -315,9 +315,16 @@ class MultimodalRecommender(Recommender):
         present = {m: flags for m, flags in content.present().items() if m in encoders}
         return cls.from_dataset(dataset, features, present, encoders=encoders, **kwargs)
 
-    def refresh_content(self, content, batch_size: int = 256):
-        """Re-encodes every item's content into the table of encoder outputs."""
-        for modality, values in _encode_all(self.encoders, content, batch_size).items():
+    def refresh_content(self, content, batch_size: int = 256, include_frozen: bool = True):
+        """Re-encodes every item's content into the table of encoder outputs.
+
+        `include_frozen=False` re-encodes only the encoders that train: enough
+        during training, where a frozen encoder's rows cannot change.
+        """
+        encoders = {m: e for m, e in self.encoders.items() if include_frozen or e.trainable}
+        if not encoders:
+            return
+        for modality, values in _encode_all(encoders, content, batch_size).items():
             self.features[modality].assign(values)
 
     def batch_vectors(self, inputs, training=None):
