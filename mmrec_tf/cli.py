@@ -313,6 +313,12 @@ def _train_command(commands, common) -> None:
     train.add_argument("--config", type=Path, required=True, help="a JSON configuration")
     train.add_argument("--out", type=Path, required=True, help="the run directory")
     train.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="train at most this many epochs instead of the configuration's (recorded in "
+        "RUN/config.json); e.g. --epochs 2 for a quick look at a long configuration",
+    )
+    train.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run where it stopped (the configuration may raise "
@@ -330,6 +336,7 @@ def _train(args) -> int:
             features_dir=args.features,
             resume=args.resume,
             verbose=_progress_verbosity(),
+            epochs=args.epochs,
         )
     except KeyboardInterrupt as interruption:
         run = RunDirectory(args.out)
@@ -345,6 +352,16 @@ def _train(args) -> int:
     print(_training_outcome(RunDirectory(run).state()))
     print(f"the run is in {run}; its best model is {run / 'model.keras'}")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer ≥ 1, found {text!r}")
+    return value
 
 
 def _progress_verbosity() -> int:
@@ -522,11 +539,12 @@ def _quickstart_command(commands, common) -> None:
 
 def _quickstart(args) -> int:
     from mmrec_tf.data import MODALITIES, generate_demo_dataset, load_dataset, validate_dataset
+    from mmrec_tf.data.feature_cache import FeatureCache
+    from mmrec_tf.data.writing import write_atomically
     from mmrec_tf.encoders.extract import extract_features
     from mmrec_tf.evaluation import evaluate_ranking
     from mmrec_tf.models import MostPopular
     from mmrec_tf.training import DEMO_CONFIG, RunDirectory, evaluate, load_config, train
-    from mmrec_tf.training.run_directory import write_atomically
 
     # The folder is the quickstart's own: new, empty, or what an earlier quickstart left.
     if args.out.exists():
@@ -550,7 +568,7 @@ def _quickstart(args) -> int:
     if not report.ok:
         return 1
     for modality in MODALITIES:
-        if not (features / f"{modality}.npy").is_file():
+        if not FeatureCache(features).has(modality):
             print(f"extracting {modality} features (builtin encoder)")
             extract_features(data, modality, "builtin", features, progress=False)
     if not config.is_file():

@@ -87,3 +87,13 @@ def test_every_command_has_help(command):
         timeout=60,
     )
     assert result.returncode == 0 and result.stdout.startswith("usage: mmrec-tf")
+
+
+@pytest.mark.parametrize("epochs", ["0", "ten"])
+def test_train_epochs_must_be_a_positive_integer(epochs, demo_dir, tmp_path, capsys):
+    args = ["train", "--data", str(demo_dir), "--config", "configs/demo.json"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--out", str(tmp_path / "run"), "--epochs", epochs])
+    assert exit_info.value.code == 2
+    assert f"--epochs: must be an integer ≥ 1, found '{epochs}'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

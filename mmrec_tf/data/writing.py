@@ -37,6 +37,25 @@ def new_output_dir(out: str | Path):
             shutil.rmtree(staging)
 
 
+def write_atomically(path: str | Path, text: str) -> None:
+    """Writes `text` (UTF-8) to `path` through a staging file: readers see the old
+    file or the new one, never half of one."""
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_text(text, encoding="utf-8")
+    os.replace(staging, path)
+
+
+def save_array_atomically(path: str | Path, array) -> None:
+    """`np.save(path, array)` through a staging file, as `write_atomically`."""
+    import numpy as np
+
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
+    np.save(staging, array)
+    os.replace(staging, path)
+
+
 def current_umask() -> int:
     """The process's umask (read by setting it, then putting it back)."""
     mask = os.umask(0o022)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
-import json
-import os
 import random
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from mmrec_tf.data import (
     VideoOptions,
     load_dataset,
 )
+from mmrec_tf.data.feature_cache import FeatureCache
 from mmrec_tf.encoder_specs import SPEC_HELP
 from mmrec_tf.encoders.inputs import encoder_inputs
 
@@ -204,9 +202,11 @@ def extract_features(
     """
     dataset = load_dataset(data)
     out = Path(out)
-    final, metadata_path = out / f"{modality}.npy", out / f"{modality}.json"
-    if final.exists() and not overwrite:
-        raise FileExistsError(f"{final} exists; pass --overwrite to replace it")
+    cache = FeatureCache(out)
+    if cache.features_path(modality).exists() and not overwrite:
+        raise FileExistsError(
+            f"{cache.features_path(modality)} exists; pass --overwrite to replace it"
+        )
     extractor = build_extractor(spec, modality)
     loader = ItemLoader(dataset, [modality], on_error=on_error, **extractor.options)
     manifest = {
@@ -218,30 +218,29 @@ def extract_features(
         "options": _describe(extractor.options),
     }
     created_out = not out.exists()
-    partial = _prepare_partial(out / f".{modality}.partial", manifest, overwrite)
+    partial = cache.partial(modality, manifest, overwrite)
     chunks = range(0, dataset.num_items, chunk_size)
     bar = keras.utils.Progbar(dataset.num_items, unit_name="item", verbose=1 if progress else 0)
     try:
         for number, start in enumerate(chunks):
             items = np.arange(start, min(start + chunk_size, dataset.num_items))
-            chunk_file = partial / f"chunk_{number:05d}.npy"
-            if not chunk_file.exists():
+            if not partial.has_chunk(number):
                 with loader.deferred_errors():
                     rows = [
                         np.asarray(extractor.encoder(extractor.inputs(batch), training=False))
                         for batch in loader.as_dataset(items, batch_size=batch_size)
                     ]
-                _save_atomically(chunk_file, np.concatenate(rows).astype(np.float32))
+                partial.save_chunk(number, np.concatenate(rows))
             bar.add(len(items))
     except MediaError:
         # Finished chunks are kept for a rerun once the file is fixed; a run that
         # finished none leaves nothing behind.
-        if not any(partial.glob("chunk_*.npy")):
-            shutil.rmtree(partial)
+        if not partial.has_any_chunk():
+            partial.remove()
             if created_out and not any(out.iterdir()):
                 out.rmdir()
         raise
-    features = np.concatenate([np.load(partial / f"chunk_{n:05d}.npy") for n in range(len(chunks))])
+    features = partial.assemble(len(chunks))
     present = dataset.modality_available(modality)
     failed = sorted(e.item_id for e in loader.errors)
     features[~present] = 0
@@ -253,41 +252,10 @@ def extract_features(
         "missing_item_ids": [dataset.item_ids[i] for i in np.flatnonzero(~present)],
         "failed_item_ids": failed,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    _save_atomically(final, features)
-    _write_atomically(metadata_path, json.dumps(metadata, indent=1))
-    shutil.rmtree(partial)
+    final = cache.write(modality, features, metadata)
+    partial.remove()
     return final
-
-
-def _prepare_partial(partial: Path, manifest: dict, overwrite: bool) -> Path:
-    manifest_file = partial / "manifest.json"
-    if partial.exists():
-        previous = json.loads(manifest_file.read_text()) if manifest_file.exists() else None
-        if previous == manifest:
-            return partial
-        if not overwrite:
-            raise FileExistsError(
-                f"{partial} holds an interrupted extraction with another "
-                "encoder or dataset; pass --overwrite to start again"
-            )
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
-    _write_atomically(manifest_file, json.dumps(manifest, indent=1))
-    return partial
 
 
 def _describe(options: dict) -> dict:
     return {name: dataclasses.asdict(value) for name, value in options.items()}
-
-
-def _save_atomically(path: Path, array: np.ndarray) -> None:
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
-    np.save(staging, array)
-    os.replace(staging, path)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    staging.write_text(text, encoding="utf-8")
-    os.replace(staging, path)

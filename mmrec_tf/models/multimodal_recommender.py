@@ -387,11 +387,11 @@ class MultimodalRecommender(Recommender):
         users = self.user_embedding
         attention = self.graph_kind == "attention"
         if self.num_graph_layers:
-            nodes = ops.concatenate([users, items], axis=0)
             if attention:
+                nodes = ops.concatenate([users, items], axis=0)
                 nodes = self.graph_network(nodes, self.graph.sparse(), training=training)
             else:
-                nodes = self.graph.propagate(nodes, self.num_graph_layers)
+                nodes = self.graph.propagate([users, items], self.num_graph_layers)
             users, items = nodes[: self.num_users], nodes[self.num_users :]
         if self.num_item_graph_edges:
             # The item-item graph's nodes: content vectors where there is content

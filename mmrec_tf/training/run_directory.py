@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mmrec_tf.data.writing import current_umask
+from mmrec_tf.data.writing import current_umask, write_atomically
 
 CONFIG = "config.json"
 STATE = "state.json"
@@ -164,12 +164,6 @@ class RunDirectory:
     def remove(self) -> None:
         """Deletes a run that never finished an epoch (nothing in it is worth keeping)."""
         shutil.rmtree(self.path, ignore_errors=True)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    staging.write_text(text, encoding="utf-8")
-    os.replace(staging, path)
 
 
 def _save_model_atomically(model, path: Path) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import keras
-import numpy as np
 
+from mmrec_tf.data.feature_cache import FeatureCache
 from mmrec_tf.training.config import (
     END_TO_END_DEFAULTS,
     MODALITY_NAMES,
@@ -23,30 +22,8 @@ MONITOR = "val_recall@20"
 
 def load_features(dataset, features_dir: str | Path, modalities=None):
     """`extract-features` output: {modality: [num_items, d]} and presence flags, checked
-    against the dataset's item order."""
-    features_dir = Path(features_dir)
-    if not features_dir.is_dir():
-        raise FileNotFoundError(f"{features_dir}: no such features directory")
-    features, present = {}, {}
-    names = modalities or sorted(p.stem for p in features_dir.glob("*.npy"))
-    if not names:
-        raise FileNotFoundError(
-            f"{features_dir} holds no features: run `mmrec-tf extract-features` first"
-        )
-    for modality in names:
-        metadata_path = features_dir / f"{modality}.json"
-        if not metadata_path.is_file():
-            raise FileNotFoundError(
-                f"{metadata_path} not found: run `mmrec-tf extract-features "
-                f"--modality {modality}` first"
-            )
-        metadata = json.loads(metadata_path.read_text())
-        if metadata["item_ids"] != dataset.item_ids:
-            raise ValueError(f"{metadata_path} was extracted for other items than {dataset.root}")
-        features[modality] = np.load(features_dir / f"{modality}.npy")
-        absent = set(metadata["missing_item_ids"]) | set(metadata.get("failed_item_ids", []))
-        present[modality] = np.array([item not in absent for item in dataset.item_ids])
-    return features, present
+    against the dataset's item order (`FeatureCache.load`)."""
+    return FeatureCache(features_dir).load(dataset, modalities)
 
 
 def end_to_end_options(end_to_end: dict) -> dict:
@@ -104,8 +81,8 @@ def content_encoders(run_config: dict, model) -> tuple[dict, dict]:
         return dict(model.encoders), end_to_end_options(run_config["end_to_end"])
     encoders, options = {}, {}
     for modality in modalities:
-        metadata_path = Path(run_config["features"]) / f"{modality}.json"
-        metadata = json.loads(metadata_path.read_text())
+        cache = FeatureCache(run_config["features"])
+        metadata, metadata_path = cache.metadata(modality), cache.metadata_path(modality)
         extractor = build_extractor(metadata["spec"], modality)
         if extractor.weights_sha256() != metadata["weights_sha256"]:
             raise ValueError(
@@ -128,7 +105,7 @@ def build_model(config: dict, dataset, features, present, content=None):
     return models.RECOMMENDERS[config["model"]].from_dataset(dataset, features, present, **options)
 
 
-def train(data, config_path, out, features_dir=None, resume=False, verbose=1) -> Path:
+def train(data, config_path, out, features_dir=None, resume=False, verbose=1, epochs=None) -> Path:
     """Trains as `config_path` says and writes the run directory `out`
     (`mmrec_tf.training.run_directory` lists its files).
 
@@ -140,7 +117,9 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1) ->
     optimizer of its last finished epoch, the sampler's position (each
     epoch's batches depend on the seed and the epoch number only), and the
     best epoch and patience so far. A resumed run may raise `epochs` and
-    `patience`; anything else must match the run's configuration.
+    `patience`; anything else must match the run's configuration. `epochs`
+    replaces the configuration's (a quick look at a long configuration); the
+    run's config.json records the number used.
 
     A configuration with an `end_to_end` object trains a
     `MultimodalRecommender` with the builtin encoders inside it, on the
@@ -154,6 +133,10 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1) ->
     from mmrec_tf.models import load_recommender
 
     config = load_config(config_path)
+    if epochs is not None:
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(f"epochs must be an integer ≥ 1, found {epochs!r}")
+        config["epochs"] = epochs
     run = RunDirectory(out)
     paths = {
         "data": str(Path(data).resolve()),
