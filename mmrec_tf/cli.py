@@ -398,16 +398,25 @@ def _evaluate_command(commands, common) -> None:
         default="train+valid",
         help="items left out of the ranking (default train+valid)",
     )
+    evaluate.add_argument(
+        "--history",
+        choices=["train", "train+valid"],
+        default="train",
+        help="what the model knows of each user: their training interactions (default), or "
+        "also their validation ones, which precede the test period (test split; a model "
+        "that reads histories, such as HistoryRecommender). See docs/evaluation.md",
+    )
     evaluate.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args) -> int:
     from mmrec_tf.training import RunDirectory, evaluate
 
-    results = evaluate(args.run, split=args.split, mask=args.mask)
+    results = evaluate(args.run, split=args.split, mask=args.mask, history=args.history)
     for name, value in results.items():
         print(f"{name:>14}  {value:.4f}")
-    print(f"wrote {RunDirectory(args.run).evaluation_path(args.split)}")
+    path = RunDirectory(args.run).evaluation_path(args.split, args.history, args.mask)
+    print(f"wrote {path}")
     return 0
 
 

@@ -30,7 +30,10 @@ def run_recommender_test(
     model = model_class.from_dataset(dataset, features, present, **options)
     untrained = model.score_users(np.arange(6))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
-    history = model.fit(bpr_triples(dataset, 256, seed=seed), epochs=epochs, verbose=0)
+    # A model that reads histories trains on each positive's history.
+    history_length = getattr(model, "history_length", 0)
+    triples = bpr_triples(dataset, 256, seed=seed, history_length=history_length)
+    history = model.fit(triples, epochs=epochs, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     scores = model.score_users(np.arange(6))
     assert scores.shape == (6, dataset.num_items)

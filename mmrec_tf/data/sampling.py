@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from mmrec_tf.data.dataset import MultimodalDataset
+from mmrec_tf.data.histories import PADDING, Sequences
 
 _RESAMPLING_ROUNDS = 4
 
@@ -17,6 +18,7 @@ def bpr_triples(
     split: str = "train",
     seed: int | None = None,
     epochs: range | None = None,
+    history_length: int = 0,
 ) -> tf.data.Dataset:
     """Batches of `{"user_index", "positive_item", "negative_item"}`, shuffled each epoch.
 
@@ -33,6 +35,11 @@ def bpr_triples(
     epoch e's order and negatives depend on (`seed`, e) alone: a run resumed
     at epoch e sees the batches an uninterrupted run would. Train on it with
     `fit(..., steps_per_epoch=bpr_num_batches(dataset, batch_size))`.
+
+    With `history_length` L > 0, batches also hold `"history"`: int32 [batch, L],
+    the user's `split` interactions before the positive one in time
+    (`mmrec_tf.data.histories`), oldest first, left-padded with −1: what a
+    model that reads histories knew when the user chose the positive.
     """
     users, items = dataset.interactions(split)
     num_items = dataset.num_items
@@ -43,6 +50,8 @@ def bpr_triples(
         position = tf.searchsorted(keys, query)
         position = tf.minimum(position, tf.size(keys, out_type=position.dtype) - 1)
         return tf.equal(tf.gather(keys, position), query)
+
+    history_of = _history_windows(dataset, split, history_length) if history_length else None
 
     def add_negatives(user, positive, batch_seed):
         # Stateless draws keyed by (epoch seed, batch number): the same negatives
@@ -77,7 +86,12 @@ def bpr_triples(
         def batch(number):
             chosen = order[number * batch_size : tf.minimum((number + 1) * batch_size, count)]
             seed = tf.stack([epoch_seed, number + 1])
-            return add_negatives(tf.gather(user_table, chosen), tf.gather(item_table, chosen), seed)
+            triples = add_negatives(
+                tf.gather(user_table, chosen), tf.gather(item_table, chosen), seed
+            )
+            if history_of is not None:
+                triples["history"] = history_of(chosen)
+            return triples
 
         return tf.data.Dataset.range(batches_per_epoch).map(
             batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
@@ -93,6 +107,25 @@ def bpr_triples(
     ds = epoch_seeds.flat_map(epoch_batches)
     cardinality = tf.data.experimental.assert_cardinality(batches_per_epoch * num_epochs)
     return ds.apply(cardinality).prefetch(tf.data.AUTOTUNE)
+
+
+def _history_windows(dataset: MultimodalDataset, split: str, length: int):
+    """A function from positions in `dataset.interactions(split)` to their histories
+    (int32 [batch, length]), in TensorFlow ops."""
+    users = dataset.interactions(split)[0]  # (no split column: its error)
+    sequences = Sequences.from_dataset(dataset, [split])
+    ends = sequences.position[dataset.splits == split]
+    end_table = tf.constant(ends)
+    start_table = tf.constant(sequences.starts[users].astype(np.int64))
+    padded = tf.constant(np.append(sequences.items, np.int32(PADDING)))
+    offsets = tf.range(length, dtype=tf.int64) - length
+
+    def history_of(chosen):
+        index = tf.gather(end_table, chosen)[:, None] + offsets
+        valid = index >= tf.gather(start_table, chosen)[:, None]
+        return tf.gather(padded, tf.where(valid, index, tf.size(padded, tf.int64) - 1))
+
+    return history_of
 
 
 def bpr_num_batches(dataset: MultimodalDataset, batch_size: int, split: str = "train") -> int:

@@ -10,14 +10,22 @@ from mmrec_tf.evaluation.metrics import (
     precision_at_k,
     recall_at_k,
 )
-from mmrec_tf.evaluation.protocol import DEFAULT_KS, MASKS, evaluate_ranking
+from mmrec_tf.evaluation.protocol import (
+    DEFAULT_KS,
+    HISTORIES,
+    MASKS,
+    evaluate_ranking,
+    history_scorer,
+)
 
 __all__ = [
     "DEFAULT_KS",
+    "HISTORIES",
     "MASKS",
     "RankingEvaluation",
     "catalogue_coverage",
     "evaluate_ranking",
+    "history_scorer",
     "hit_rate_at_k",
     "intra_list_diversity",
     "ndcg_at_k",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mmrec_tf.data.dataset import MultimodalDataset
+from mmrec_tf.data.histories import Sequences
 from mmrec_tf.evaluation.metrics import (
     catalogue_coverage,
     hit_rate_from_hits,
@@ -19,6 +20,7 @@ from mmrec_tf.evaluation.metrics import (
 )
 
 MASKS = ("train", "train+valid")
+HISTORIES = ("train", "train+valid")
 DEFAULT_KS = (10, 20, 50)
 
 
@@ -79,6 +81,41 @@ def evaluate_ranking(
     if item_features is not None:
         results[f"diversity@{k}"] = intra_list_diversity(top_k[:, :k], item_features)
     return results
+
+
+def history_scorer(model, dataset: MultimodalDataset, history: str = "train", split: str = "test"):
+    """`score_users` for `evaluate_ranking` under a history protocol.
+
+    * `"train"`: users as the model saw them in training (their training
+      interactions): comparable with models whose users are fitted IDs.
+    * `"train+valid"` (test split only): the user's history also holds their
+      validation interactions, which come before the test period, as a
+      deployed recommender knows what a user did up to now; nothing is
+      refitted. Needs a model that scores histories (`score_histories`:
+      `HistoryRecommender`, `EASE`, `ItemKNN`).
+    """
+    if history not in HISTORIES:
+        raise ValueError(f"history must be one of {HISTORIES}. Received: history={history!r}")
+    if history == "train":
+        return model.score_users
+    if split != "test":
+        raise ValueError(
+            "history train+valid is for the test split: on valid, the held-out items "
+            "would be part of the history"
+        )
+    if not hasattr(model, "score_histories"):
+        raise ValueError(
+            f"{type(model).__name__} ranks from users fitted in training; history "
+            "train+valid needs a model that reads histories (HistoryRecommender, EASE, ItemKNN)"
+        )
+    sequences = Sequences.from_dataset(dataset, ["train", "valid"])
+    length = getattr(model, "history_length", None)
+
+    def score_users(users):
+        window = length or max(1, int(sequences.lengths[users].max()))
+        return model.score_histories(sequences.latest(window, users), users)
+
+    return score_users
 
 
 def _rows_of(users, items, chosen):

@@ -3,6 +3,7 @@
 from mmrec_tf.layers.concat_fusion import ConcatFusion
 from mmrec_tf.layers.graph_network import GraphNetwork
 from mmrec_tf.layers.graph_network_layer import GraphNetworkLayer
+from mmrec_tf.layers.history_encoder import HistoryEncoder
 from mmrec_tf.layers.masked_mean_fusion import MaskedMeanFusion
 from mmrec_tf.layers.masked_softmax import masked_softmax
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
@@ -13,6 +14,7 @@ __all__ = [
     "ConcatFusion",
     "GraphNetwork",
     "GraphNetworkLayer",
+    "HistoryEncoder",
     "MaskedMeanFusion",
     "SelfAttentionLayer",
     "StoredGraph",

@@ -1,5 +1,9 @@
 """Recommenders and baselines."""
 
+from mmrec_tf.models.ease import EASE
+from mmrec_tf.models.history_recommender import HistoryRecommender
+from mmrec_tf.models.item_knn import ItemKNN
+from mmrec_tf.models.item_to_item import ItemToItemRecommender
 from mmrec_tf.models.lightgcn import LightGCN
 from mmrec_tf.models.losses import BPRLoss, CatalogueSoftmaxLoss
 from mmrec_tf.models.matrix_factorization import MatrixFactorization
@@ -11,13 +15,18 @@ from mmrec_tf.models.vbpr import VBPR
 
 # Every trainable recommender by name, as configuration files name them.
 RECOMMENDERS = {
-    model.__name__: model for model in (MatrixFactorization, LightGCN, VBPR, MultimodalRecommender)
+    model.__name__: model
+    for model in (MatrixFactorization, LightGCN, VBPR, MultimodalRecommender, HistoryRecommender)
 }
 
 __all__ = [
     "RECOMMENDERS",
     "BPRLoss",
     "CatalogueSoftmaxLoss",
+    "EASE",
+    "HistoryRecommender",
+    "ItemKNN",
+    "ItemToItemRecommender",
     "LightGCN",
     "MatrixFactorization",
     "MostPopular",

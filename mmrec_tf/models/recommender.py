@@ -81,9 +81,14 @@ class Recommender(keras.Model):
         vectors depend on the batch (content encoded in the step) override it."""
         return self.user_item_vectors(training=training)
 
+    def batch_users(self, users, items, inputs, training=None):
+        """The vectors [batch, d] of a batch's users: their rows of `users`; a model
+        that reads histories encodes `inputs["history"]` instead."""
+        return ops.take(users, inputs["user_index"], axis=0)
+
     def call(self, inputs, training=None):
         users, items = self.batch_vectors(inputs, training=training)
-        user = ops.take(users, inputs["user_index"], axis=0)
+        user = self.batch_users(users, items, inputs, training=training)
         scores = {}
         for key in ("positive_item", "negative_item", "item_index"):
             if key in inputs:
@@ -118,17 +123,22 @@ class Recommender(keras.Model):
         Runs as one `tf.function`, XLA-compiled when the model was compiled
         with `jit_compile=True`: evaluation calls this every epoch.
         """
+        function = self._compiled("_scoring_function", self._score)
+        indices = np.asarray(user_indices, np.int32)
+        return function(ops.convert_to_tensor(indices)).numpy()
+
+    def _compiled(self, name: str, method):
+        """`method` as a `tf.function` kept under `name`, XLA-compiled when the model
+        was compiled with `jit_compile=True` (rebuilt if that changes)."""
         jit_compile = bool(getattr(self, "jit_compile", False))
-        cached = self.__dict__.get("_scoring_function")
+        cached = self.__dict__.get(name)
         if cached is None or cached[0] != jit_compile:
             import tensorflow as tf
 
-            cached = (jit_compile, tf.function(self._score, jit_compile=jit_compile))
+            cached = (jit_compile, tf.function(method, jit_compile=jit_compile))
             # Set past Keras' attribute tracking: a cache, not part of the model.
-            object.__setattr__(self, "_scoring_function", cached)
-        function = cached[1]
-        indices = np.asarray(user_indices, np.int32)
-        return function(ops.convert_to_tensor(indices)).numpy()
+            object.__setattr__(self, name, cached)
+        return cached[1]
 
     def _score(self, user_indices):
         users, items = self.user_item_vectors(training=False)

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from mmrec_tf.data.dataset import MultimodalDataset
+from mmrec_tf.data.histories import latest_known
 
 
 class ServingTables(tf.Module):
@@ -84,6 +85,49 @@ class ServingTables(tf.Module):
         return {"title": tf.where(items >= 0, titles, "")}
 
 
+class HistoryServingTables(ServingTables):
+    """`ServingTables` of a model that reads histories, with `recommend_from_history`:
+    its history encoder and the item vectors encode any history in the SavedModel."""
+
+    def __init__(self, history_encoder, history_length, *args):
+        super().__init__(*args)
+        self.history_encoder = history_encoder
+        self.history_length = history_length
+
+    def recommend_from_history(self, item_ids, k):
+        index = self.item_lookup.lookup(item_ids)
+        ignored = tf.reduce_sum(tf.cast((index < 0) & (item_ids != ""), tf.int32), axis=1)
+        history = latest_known(index, self.history_length)
+        known = history >= 0
+        tokens = tf.gather(self.item_vectors, tf.maximum(history, 0))
+        user = self.history_encoder(tokens, mask=known, training=False)
+        scores = tf.matmul(user, self.item_vectors, transpose_b=True)
+        # The history's items are seen: never recommended.
+        rows = tf.cast(tf.where(known)[:, 0], tf.int32)
+        scores = tf.tensor_scatter_nd_update(
+            scores,
+            tf.stack([rows, tf.boolean_mask(history, known)], axis=1),
+            tf.fill(tf.shape(rows), tf.constant(-np.inf, tf.float32)),
+        )
+        # An empty history (or one of unknown items only) gets the most popular items.
+        empty = ~tf.reduce_any(known, axis=1)
+        scores = tf.where(empty[:, None], self.popularity[None, :], scores)
+        distinct = tf.map_fn(
+            lambda row: tf.size(tf.unique(tf.boolean_mask(row, row >= 0)).y),
+            history,
+            fn_output_signature=tf.int32,
+        )
+        most_seen = tf.reduce_max(tf.concat([distinct, tf.zeros([1], tf.int32)], axis=0))
+        unseen = tf.shape(self.item_vectors)[0] - most_seen
+        top = tf.math.top_k(scores, tf.clip_by_value(k, 0, unseen))
+        return {
+            "item_id": tf.gather(self.item_ids, top.indices),
+            "score": top.values,
+            "empty_history": empty,
+            "ignored_items": ignored,
+        }
+
+
 def export_recommender(
     model,
     dataset: MultimodalDataset,
@@ -111,6 +155,18 @@ def export_recommender(
       column (the item id when the dataset has none); "" for an unknown id.
     * `embed_users(user_id: string [B])` → `user_vector` float32 [B, d]: user vectors
       (zeros for an unknown user).
+
+    For a model that reads histories (`HistoryRecommender`), a known user's
+    vector encodes their latest interactions in `seen_splits`, and:
+
+    * `recommend_from_history(item_ids: string [B, L], k: int32 scalar)` →
+      `item_id` [B, k'], `score` [B, k'], `empty_history` bool [B],
+      `ignored_items` int32 [B]: recommendations from a history alone (oldest
+      first; "" pads), for a user the model never saw or whose latest actions
+      are newer than it. Ids the model does not know are ignored and counted in
+      `ignored_items`; the latest `history_length` known items are read; the
+      history's items are never recommended (k' as for `recommend`); a history
+      with no known item gets the most popular items.
 
     For a `MultimodalRecommender` given `content_encoders` (the encoders its
     features were extracted with; an end-to-end model's own by default) and
@@ -143,7 +199,18 @@ def export_recommender(
         )
     seen_users, seen_items = dataset.interaction_pairs(list(seen_splits))
     row_splits = np.searchsorted(seen_users, np.arange(dataset.num_users + 1)).astype(np.int64)
-    tables = ServingTables(
+    tables_class, history = ServingTables, ()
+    if hasattr(model, "history_encoder"):
+        from mmrec_tf.data.histories import Sequences
+
+        # Known users are their latest interactions in the splits serving treats as seen.
+        latest = Sequences.from_dataset(dataset, list(seen_splits)).latest(model.history_length)
+        users = keras.ops.convert_to_numpy(
+            model.encode_histories(latest, items, np.arange(dataset.num_users, dtype=np.int32))
+        )
+        tables_class, history = HistoryServingTables, (model.history_encoder, model.history_length)
+    tables = tables_class(
+        *history,
         dataset.user_ids,
         dataset.item_ids,
         users.astype(np.float32),
@@ -186,6 +253,12 @@ def write_saved_model(tables: ServingTables, path: str | os.PathLike, content=No
         "title": [tf.TensorSpec([None], tf.string, name="item_id")],
         "embed_users": [tf.TensorSpec([None], tf.string, name="user_id")],
     }
+    if isinstance(tables, HistoryServingTables):
+        archive.track(tables.history_encoder)
+        endpoints["recommend_from_history"] = [
+            tf.TensorSpec([None, None], tf.string, name="item_ids"),
+            tf.TensorSpec([], tf.int32, name="k"),
+        ]
     for name, signature in endpoints.items():
         archive.add_endpoint(name, getattr(tables, name), input_signature=signature)
     with new_output_dir(path) as staging:

@@ -6,7 +6,9 @@
     RUN/checkpoints/       the last epoch's model and optimizer, for --resume
     RUN/log.csv            one row per epoch: loss and validation metrics
     RUN/tensorboard/       the same for TensorBoard
-    RUN/eval_<split>.json  what `mmrec-tf evaluate` measured
+    RUN/eval_<split>.json  what `mmrec-tf evaluate` measured, with its protocol;
+                           other protocols than history train, mask train+valid in
+                           eval_<split>_history-<h>.json, …_mask-<m>.json
 
 Every file is written beside its final name and renamed into place, and
 `state.json` is written last at the end of each epoch: a run killed at any
@@ -95,8 +97,14 @@ class RunDirectory:
         name = self.state().get("checkpoint")
         return None if name is None else self.path / name
 
-    def evaluation_path(self, split: str) -> Path:
-        return self.path / f"eval_{split}.json"
+    def evaluation_path(
+        self, split: str, history: str = "train", mask: str = "train+valid"
+    ) -> Path:
+        """Where an evaluation of `split` under a protocol goes: one file per protocol,
+        so that measuring another one never replaces a result."""
+        suffix = "" if history == "train" else f"_history-{history}"
+        suffix += "" if mask == "train+valid" else f"_mask-{mask}"
+        return self.path / f"eval_{split}{suffix}.json"
 
     @property
     def log_path(self) -> Path:
@@ -156,9 +164,11 @@ class RunDirectory:
         csv.writer(out, lineterminator="\r\n").writerows(rows[: 1 + epochs])
         write_atomically(path, out.getvalue())
 
-    def write_evaluation(self, split: str, results: dict) -> Path:
-        path = self.evaluation_path(split)
-        write_atomically(path, json.dumps(results, indent=1))
+    def write_evaluation(self, protocol: dict, results: dict) -> Path:
+        """Writes `{"protocol": protocol, **results}`; `protocol` has `split`, `history`
+        and `mask`."""
+        path = self.evaluation_path(protocol["split"], protocol["history"], protocol["mask"])
+        write_atomically(path, json.dumps({"protocol": protocol, **results}, indent=1))
         return path
 
     def remove(self) -> None:

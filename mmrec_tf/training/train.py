@@ -192,7 +192,13 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1, ep
 
     batches = bpr_num_batches(dataset, config["batch_size"])
     epochs = range(state["epochs_done"], config["epochs"])
-    triples = bpr_triples(dataset, config["batch_size"], seed=config["seed"], epochs=epochs)
+    triples = bpr_triples(
+        dataset,
+        config["batch_size"],
+        seed=config["seed"],
+        epochs=epochs,
+        history_length=getattr(model, "history_length", 0),  # a model that reads histories
+    )
     recorder = _RunRecorder(run, state, config)
     callbacks = [
         RankingEvaluation(dataset, content=content),  # writes the logs the recorder reads
@@ -263,10 +269,12 @@ class _RunRecorder(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def evaluate(run, split="test", mask="train+valid", ks=(10, 20, 50)):
-    """Evaluates a run's best model; writes and returns `run/eval_<split>.json`."""
+def evaluate(run, split="test", mask="train+valid", ks=(10, 20, 50), history="train"):
+    """Evaluates a run's best model under a protocol (`split`, `mask`, `history`: see
+    `mmrec_tf.evaluation.evaluate_ranking` and `history_scorer`); writes
+    `RunDirectory(run).evaluation_path(split, history, mask)` and returns the metrics."""
     from mmrec_tf.data import load_dataset
-    from mmrec_tf.evaluation import evaluate_ranking
+    from mmrec_tf.evaluation import evaluate_ranking, history_scorer
     from mmrec_tf.models import load_recommender
 
     run = RunDirectory(run)
@@ -275,6 +283,7 @@ def evaluate(run, split="test", mask="train+valid", ks=(10, 20, 50)):
         raise RunError(f"{run.path} has no {run.best_model_path.name}: no epoch has finished yet")
     dataset = load_dataset(run.config()["data"])
     model = load_recommender(run.best_model_path)
-    results = evaluate_ranking(model.score_users, dataset, split, mask=mask, ks=ks)
-    run.write_evaluation(split, results)
+    score = history_scorer(model, dataset, history, split)
+    results = evaluate_ranking(score, dataset, split, mask=mask, ks=ks)
+    run.write_evaluation({"split": split, "history": history, "mask": mask}, results)
     return results

@@ -1,0 +1,143 @@
+"""A user as their history: self-attention over the vectors of their latest items."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from mmrec_tf.layers.initializers import clone_initializer
+from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
+
+
+@keras.saving.register_keras_serializable(package="mmrec_tf")
+class HistoryEncoder(keras.layers.Layer):
+    """Encodes a history of item vectors [batch, L, d] (oldest first, left-padded)
+    into one user vector [batch, d].
+
+    A Transformer block over the sequence (Kang & McAuley's SASRec, without
+    the causal mask: only the final representation is used, so every item may
+    see every other):
+
+        H⁰ = X + P                         (P: a learned vector per recency
+                                             position, position L−1 the latest)
+        H¹ = LayerNorm(H⁰ + SelfAttention(H⁰))   (α = softmax(q·k/√d), separate
+                                                  query, key, value; padding masked)
+        H² = LayerNorm(H¹ + W₂ ReLU(W₁ H¹))
+        user = H²[:, L−1]                  (`pooling="latest"`; `"mean"`: the
+                                             mean over the present positions)
+
+    with dropout on H⁰ and on both residual branches while training. A history
+    with no item gives zeros.
+
+    Args:
+        length: int. L, the history window.
+        num_heads: int. Attention heads. Defaults to 1.
+        dropout: float. Defaults to 0.2.
+        pooling: `"latest"` or `"mean"`. Defaults to `"latest"`.
+        kernel_initializer: of the Dense kernels and the position vectors.
+            Defaults to `"glorot_uniform"`.
+
+    Example:
+    >>> import numpy as np
+    >>> encoder = HistoryEncoder(length=4)
+    >>> items = np.random.rand(2, 4, 8).astype("float32")
+    >>> present = np.array([[False, True, True, True], [False, False, False, True]])
+    >>> tuple(encoder(items, mask=present).shape)
+    (2, 8)
+    """
+
+    POOLINGS = ("latest", "mean")
+
+    def __init__(
+        self,
+        length,
+        num_heads=1,
+        dropout=0.2,
+        pooling="latest",
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if length < 1:
+            raise ValueError(f"length must be ≥ 1. Received: length={length}")
+        if pooling not in self.POOLINGS:
+            raise ValueError(f"pooling must be one of {self.POOLINGS}. Received: {pooling!r}")
+        self.length = length
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.pooling = pooling
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        units = input_shape[-1]
+        self.positions = self.add_weight(
+            shape=(self.length, units),
+            initializer=clone_initializer(self.kernel_initializer, 0),
+            name="positions",
+        )
+        self.attention = SelfAttentionLayer(
+            units,
+            self.num_heads,
+            kernel_initializer=clone_initializer(self.kernel_initializer, 1),
+            name="attention",
+            dtype=self.dtype_policy,
+        )
+        self.attention.build(input_shape)
+        self.attention_norm = keras.layers.LayerNormalization(
+            name="attention_norm", dtype=self.dtype_policy
+        )
+        self.attention_norm.build(input_shape)
+        self.feedforward_in = keras.layers.Dense(
+            units,
+            activation="relu",
+            kernel_initializer=clone_initializer(self.kernel_initializer, 2),
+            name="feedforward_in",
+            dtype=self.dtype_policy,
+        )
+        self.feedforward_in.build(input_shape)
+        self.feedforward_out = keras.layers.Dense(
+            units,
+            kernel_initializer=clone_initializer(self.kernel_initializer, 3),
+            name="feedforward_out",
+            dtype=self.dtype_policy,
+        )
+        self.feedforward_out.build(input_shape)
+        self.feedforward_norm = keras.layers.LayerNormalization(
+            name="feedforward_norm", dtype=self.dtype_policy
+        )
+        self.feedforward_norm.build(input_shape)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def call(self, inputs, mask=None, training=None):
+        if mask is None:
+            mask = ops.ones(ops.shape(inputs)[:2], "bool")
+        present = ops.cast(mask, inputs.dtype)[..., None]
+        positions = ops.cast(self.positions, inputs.dtype)
+        h = self.dropout_layer(inputs * present + positions, training=training)
+        attended = self.attention(h, mask=mask, training=training)
+        h = self.attention_norm(h + self.dropout_layer(attended, training=training))
+        transformed = self.feedforward_out(self.feedforward_in(h))
+        h = self.feedforward_norm(h + self.dropout_layer(transformed, training=training))
+        if self.pooling == "latest":
+            user = h[:, -1]
+        else:
+            user = ops.sum(h * present, axis=1) / ops.maximum(ops.sum(present, axis=1), 1.0)
+        # A history without items is no evidence: zeros, not the position vectors' echo.
+        return user * ops.cast(ops.any(mask, axis=1), user.dtype)[:, None]
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "length": self.length,
+            "num_heads": self.num_heads,
+            "dropout": self.dropout,
+            "pooling": self.pooling,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }

@@ -1,0 +1,73 @@
+"""Recommenders that score items from the user's history through an item-item matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmrec_tf.data.histories import PADDING, Sequences
+
+
+class ItemToItemRecommender:
+    """Scores = profile × W: the user's profile over items (1 for each item in their
+    history, or a recency weight) times an item-item weight matrix W [n, n].
+
+    `score_users(user_indices)` uses each user's history in the split the model
+    was fitted on; `score_histories(histories)` takes any histories (int
+    [batch, L], oldest first, left-padded with −1), such as a user's latest
+    interactions or a new user's, with no refitting. `recency` (τ, None for
+    none) weights an item exp(−d / τ), d its distance from the latest item
+    (0 for the latest); an item seen twice counts once, at its latest.
+
+    Subclasses compute W (`EASE`, `ItemKNN`).
+    """
+
+    def __init__(self, weights: np.ndarray, sequences: Sequences, recency: float | None = None):
+        weights = np.asarray(weights, np.float32)
+        if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
+            raise ValueError(f"weights must be a square item-item matrix, found {weights.shape}")
+        if recency is not None and not recency > 0:
+            raise ValueError(f"recency (τ) must be > 0 or None. Received: recency={recency}")
+        self.weights = weights
+        self.sequences = sequences
+        self.recency = recency
+        self.num_items = weights.shape[0]
+
+    def profiles(self, histories) -> np.ndarray:
+        """float32 [batch, num_items]: the users' profiles (see the class docstring)."""
+        histories = np.asarray(histories, np.int64)
+        if histories.ndim != 2:
+            raise ValueError(f"histories must be [batch, length], found {histories.shape}")
+        bad = (histories < PADDING) | (histories >= self.num_items)
+        if bad.any():
+            raise ValueError(
+                f"history item index {histories[bad][0]} is outside 0…{self.num_items - 1} "
+                "(−1 pads)"
+            )
+        length = histories.shape[1]
+        distance = np.broadcast_to(np.arange(length - 1, -1, -1), histories.shape)
+        weight = (
+            np.ones(histories.shape) if self.recency is None else np.exp(-distance / self.recency)
+        )
+        rows, cols = np.nonzero(histories != PADDING)
+        profiles = np.zeros((len(histories), self.num_items), np.float32)
+        np.maximum.at(profiles, (rows, histories[rows, cols]), weight[rows, cols])
+        return profiles
+
+    def score_histories(self, histories, user_indices=None) -> np.ndarray:
+        """Scores [batch, num_items] from histories (int [batch, L], −1 pads); who the
+        users are (`user_indices`) does not matter here."""
+        return self.profiles(histories) @ self.weights
+
+    def score_users(self, user_indices) -> np.ndarray:
+        """Scores [len(user_indices), num_items] from each user's fitted history."""
+        users = np.asarray(user_indices, np.int64)
+        longest = int(self.sequences.lengths[users].max(initial=0))
+        return self.score_histories(self.sequences.latest(max(longest, 1), users))
+
+
+def interaction_matrix(sequences: Sequences, num_items: int) -> np.ndarray:
+    """float64 [num_users, num_items]: 1 where the user has the item in `sequences`."""
+    users = np.repeat(np.arange(len(sequences.lengths)), sequences.lengths)
+    matrix = np.zeros((len(sequences.lengths), num_items))
+    matrix[users, sequences.items] = 1.0
+    return matrix
