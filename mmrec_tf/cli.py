@@ -484,10 +484,18 @@ def _recommend_command(commands, common) -> None:
         parents=[common],
         help="print a user's top K from an exported SavedModel",
         description="Load a SavedModel written by `mmrec-tf export` and print the user's top K "
-        "items (title and score). An unknown user gets the most popular items.",
+        "items (title and score). An unknown user gets the most popular items. With "
+        "--history (a model that reads histories), recommend from those items instead.",
     )
     recommend.add_argument("--model", type=Path, required=True, help="the SavedModel directory")
-    recommend.add_argument("--user", required=True, help="a user id")
+    who = recommend.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="a user id")
+    who.add_argument(
+        "--history",
+        metavar="ITEM[,ITEM...]",
+        help="item ids the user interacted with, oldest first, comma-separated: for a new "
+        "user, or one whose latest actions are newer than the model",
+    )
     recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     recommend.set_defaults(handler=_recommend)
 
@@ -504,17 +512,40 @@ def _recommend(args) -> int:
     served = tf.saved_model.load(str(args.model))
     if not hasattr(served, "recommend"):
         raise ValueError(f"{args.model} is not a SavedModel written by `mmrec-tf export`")
-    out = served.recommend(tf.constant([args.user]), tf.constant(args.k, tf.int32))
-    if not bool(out["known_user"][0]):
-        print(
-            f"mmrec-tf: user {args.user!r} is not in the training data: "
-            "showing the most popular items",
-            file=sys.stderr,
-        )
+    k = tf.constant(args.k, tf.int32)
+    if args.history is not None:
+        if not hasattr(served, "recommend_from_history"):
+            raise ValueError(
+                f"{args.model} does not read histories: --history needs a model that does "
+                "(HistoryRecommender); use --user"
+            )
+        history = [item.strip() for item in args.history.split(",") if item.strip()]
+        out = served.recommend_from_history(tf.constant([history]), k)
+        who = "the history"
+        if int(out["ignored_items"][0]):
+            print(
+                f"mmrec-tf: {int(out['ignored_items'][0])} item(s) of the history are not in "
+                "the model's catalogue: ignored",
+                file=sys.stderr,
+            )
+        if bool(out["empty_history"][0]):
+            print(
+                "mmrec-tf: no item of the history is known: showing the most popular items",
+                file=sys.stderr,
+            )
+    else:
+        out = served.recommend(tf.constant([args.user]), k)
+        who = f"user {args.user!r}"
+        if not bool(out["known_user"][0]):
+            print(
+                f"mmrec-tf: user {args.user!r} is not in the training data: "
+                "showing the most popular items",
+                file=sys.stderr,
+            )
     items = out["item_id"][0].numpy()
     if len(items) < args.k:
         print(
-            f"mmrec-tf: user {args.user!r} has {len(items)} unseen item(s); all of them are shown",
+            f"mmrec-tf: only {len(items)} item(s) are new to {who}; all of them are shown",
             file=sys.stderr,
         )
     titles = served.title(out["item_id"][0])["title"].numpy()

@@ -31,8 +31,11 @@ def run_recommender_test(
     untrained = model.score_users(np.arange(6))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
     # A model that reads histories trains on each positive's history.
-    history_length = getattr(model, "history_length", 0)
-    triples = bpr_triples(dataset, 256, seed=seed, history_length=history_length)
+    history_options = {
+        "history_length": getattr(model, "history_length", 0),
+        "history_horizon": getattr(model, "history_horizon", 1),
+    }
+    triples = bpr_triples(dataset, 256, seed=seed, **history_options)
     history = model.fit(triples, epochs=epochs, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     scores = model.score_users(np.arange(6))

@@ -19,6 +19,7 @@ def bpr_triples(
     seed: int | None = None,
     epochs: range | None = None,
     history_length: int = 0,
+    history_horizon: int = 1,
 ) -> tf.data.Dataset:
     """Batches of `{"user_index", "positive_item", "negative_item"}`, shuffled each epoch.
 
@@ -39,7 +40,10 @@ def bpr_triples(
     With `history_length` L > 0, batches also hold `"history"`: int32 [batch, L],
     the user's `split` interactions before the positive one in time
     (`mmrec_tf.data.histories`), oldest first, left-padded with −1: what a
-    model that reads histories knew when the user chose the positive.
+    model that reads histories knew when the user chose the positive. With
+    `history_horizon` H > 1 the history ends 1 to H steps before the positive
+    (drawn uniformly per triple and epoch): the model learns to rank what a
+    user will choose soon, not only next.
     """
     users, items = dataset.interactions(split)
     num_items = dataset.num_items
@@ -51,7 +55,9 @@ def bpr_triples(
         position = tf.minimum(position, tf.size(keys, out_type=position.dtype) - 1)
         return tf.equal(tf.gather(keys, position), query)
 
-    history_of = _history_windows(dataset, split, history_length) if history_length else None
+    history_of = None
+    if history_length:
+        history_of = _history_windows(dataset, split, history_length, history_horizon)
 
     def add_negatives(user, positive, batch_seed):
         # Stateless draws keyed by (epoch seed, batch number): the same negatives
@@ -90,7 +96,7 @@ def bpr_triples(
                 tf.gather(user_table, chosen), tf.gather(item_table, chosen), seed
             )
             if history_of is not None:
-                triples["history"] = history_of(chosen)
+                triples["history"] = history_of(chosen, seed)
             return triples
 
         return tf.data.Dataset.range(batches_per_epoch).map(
@@ -109,9 +115,11 @@ def bpr_triples(
     return ds.apply(cardinality).prefetch(tf.data.AUTOTUNE)
 
 
-def _history_windows(dataset: MultimodalDataset, split: str, length: int):
-    """A function from positions in `dataset.interactions(split)` to their histories
-    (int32 [batch, length]), in TensorFlow ops."""
+def _history_windows(dataset: MultimodalDataset, split: str, length: int, horizon: int):
+    """A function from positions in `dataset.interactions(split)` (and a batch seed)
+    to their histories (int32 [batch, length]), in TensorFlow ops."""
+    if horizon < 1:
+        raise ValueError(f"history_horizon must be ≥ 1. Received: {horizon}")
     users = dataset.interactions(split)[0]  # (no split column: its error)
     sequences = Sequences.from_dataset(dataset, [split])
     ends = sequences.position[dataset.splits == split]
@@ -120,8 +128,12 @@ def _history_windows(dataset: MultimodalDataset, split: str, length: int):
     padded = tf.constant(np.append(sequences.items, np.int32(PADDING)))
     offsets = tf.range(length, dtype=tf.int64) - length
 
-    def history_of(chosen):
-        index = tf.gather(end_table, chosen)[:, None] + offsets
+    def history_of(chosen, batch_seed):
+        # The history ends `gap` steps before the positive (0: just before it).
+        gap = tf.random.stateless_uniform(
+            tf.shape(chosen), batch_seed + [0, 1 << 40], 0, horizon, dtype=tf.int64
+        )
+        index = (tf.gather(end_table, chosen) - gap)[:, None] + offsets
         valid = index >= tf.gather(start_table, chosen)[:, None]
         return tf.gather(padded, tf.where(valid, index, tf.size(padded, tf.int64) - 1))
 

@@ -33,6 +33,9 @@ class HistoryRecommender(MultimodalRecommender):
         history_heads: int. Attention heads of the encoder. Defaults to 1.
         history_dropout: float. Defaults to 0.2.
         history_pooling: `"latest"` or `"mean"` (see `HistoryEncoder`). Defaults to `"latest"`.
+        history_horizon: int. H: in training, a history ends 1 to H steps before the
+            item to rank (`bpr_triples(..., history_horizon=H)`), so the model
+            learns what a user chooses soon, not only next. Defaults to 1.
         use_user_ids: bool. Add a user ID embedding to the encoded history. Defaults to False.
         Everything else: `MultimodalRecommender`'s.
 
@@ -48,6 +51,11 @@ class HistoryRecommender(MultimodalRecommender):
     (1, 200)
     """
 
+    OPTION_CHOICES = {
+        **MultimodalRecommender.OPTION_CHOICES,
+        "history_pooling": HistoryEncoder.POOLINGS,
+    }
+
     def __init__(
         self,
         num_users,
@@ -57,6 +65,7 @@ class HistoryRecommender(MultimodalRecommender):
         history_heads=1,
         history_dropout=0.2,
         history_pooling="latest",
+        history_horizon=1,
         use_user_ids=False,
         **kwargs,
     ):
@@ -65,6 +74,9 @@ class HistoryRecommender(MultimodalRecommender):
         self.history_heads = history_heads
         self.history_dropout = history_dropout
         self.history_pooling = history_pooling
+        if history_horizon < 1:
+            raise ValueError(f"history_horizon must be ≥ 1. Received: {history_horizon}")
+        self.history_horizon = history_horizon
         self.use_user_ids = use_user_ids
         self.history_encoder = HistoryEncoder(
             history_length,
@@ -145,5 +157,6 @@ class HistoryRecommender(MultimodalRecommender):
             "history_heads": self.history_heads,
             "history_dropout": self.history_dropout,
             "history_pooling": self.history_pooling,
+            "history_horizon": self.history_horizon,
             "use_user_ids": self.use_user_ids,
         }

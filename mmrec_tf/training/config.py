@@ -13,7 +13,13 @@ import inspect
 import json
 from pathlib import Path
 
-MODEL_NAMES = ("MatrixFactorization", "LightGCN", "VBPR", "MultimodalRecommender")
+MODEL_NAMES = (
+    "MatrixFactorization",
+    "LightGCN",
+    "VBPR",
+    "MultimodalRecommender",
+    "HistoryRecommender",
+)
 MODALITY_NAMES = ("text", "image", "audio", "video")
 
 DEFAULTS = {
@@ -135,9 +141,13 @@ def model_options(model: str) -> dict[str, object]:
     from mmrec_tf import models
 
     model_class = getattr(models, model)
-    functions = [c.__init__ for c in model_class.__mro__ if issubclass(c, models.Recommender)]
-    if hasattr(model_class, "from_dataset"):
-        functions.append(model_class.from_dataset)
+    # Every constructor and from_dataset up the class tree: a subclass passes the
+    # rest on through **kwargs.
+    recommenders = [c for c in model_class.__mro__ if issubclass(c, models.Recommender)]
+    functions = [c.__init__ for c in recommenders]
+    functions += [
+        c.__dict__["from_dataset"].__func__ for c in recommenders if "from_dataset" in c.__dict__
+    ]
     options = {}
     for function in functions:
         for name, parameter in inspect.signature(function).parameters.items():

@@ -197,7 +197,9 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1, ep
         config["batch_size"],
         seed=config["seed"],
         epochs=epochs,
-        history_length=getattr(model, "history_length", 0),  # a model that reads histories
+        # A model that reads histories trains on each positive's history.
+        history_length=getattr(model, "history_length", 0),
+        history_horizon=getattr(model, "history_horizon", 1),
     )
     recorder = _RunRecorder(run, state, config)
     callbacks = [

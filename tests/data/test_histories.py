@@ -96,3 +96,32 @@ def test_training_batches_carry_each_positives_history(demo_dir):
 def test_a_user_without_interactions_has_only_padding():
     sequences = Sequences(np.array([1, 1]), np.array([4, 2]), num_users=2)
     assert sequences.latest(3).tolist() == [[-1, -1, -1], [-1, 4, 2]]
+
+
+def test_a_horizon_ends_histories_up_to_h_steps_before_the_positive(demo_dir):
+    dataset = load_dataset(demo_dir)
+    length, horizon = 5, 4
+    batch = next(
+        iter(bpr_triples(dataset, 128, seed=1, history_length=length, history_horizon=horizon))
+    )
+    sequences = Sequences.from_dataset(dataset, ["train"])
+    train_rows = np.flatnonzero(dataset.splits == "train")
+    gaps = []
+    for user, positive, history in zip(
+        batch["user_index"].numpy(),
+        batch["positive_item"].numpy(),
+        batch["history"].numpy(),
+        strict=True,
+    ):
+        row = train_rows[
+            (dataset.interaction_users[train_rows] == user)
+            & (dataset.interaction_items[train_rows] == positive)
+        ][0]
+        end = sequences.position[row]
+        windows = [
+            sequences.windows([max(end - gap, sequences.starts[user])], [user], length)[0].tolist()
+            for gap in range(horizon)
+        ]
+        assert history.tolist() in windows
+        gaps.append(windows.index(history.tolist()))
+    assert len(set(gaps)) > 1  # the gap is drawn, not fixed

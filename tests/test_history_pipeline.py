@@ -1,0 +1,83 @@
+"""A model that reads histories as users run it: train, evaluate under both history
+protocols, export and recommend from a history, one process per command."""
+
+import json
+
+import pytest
+from cli_process import assert_clean_success, run_cli
+
+pytestmark = pytest.mark.large
+
+CONFIG = {
+    "model": "HistoryRecommender",
+    "options": {"embedding_dim": 16, "history_length": 10, "loss": "softmax", "item_graph_k": 5},
+    "learning_rate": 0.005,
+    "batch_size": 256,
+    "epochs": 3,
+    "patience": 5,
+}
+
+
+def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_path):
+    config, run, served = tmp_path / "history.json", tmp_path / "run", tmp_path / "served"
+    config.write_text(json.dumps(CONFIG))
+    trained = run_cli(
+        "train",
+        "--data",
+        demo_dir,
+        "--features",
+        demo_features,
+        "--config",
+        config,
+        "--out",
+        run,
+    )
+    assert_clean_success(trained)
+    outputs = {}
+    for history in ("train", "train+valid"):
+        printed = assert_clean_success(run_cli("evaluate", "--run", run, "--history", history))
+        name = "eval_test.json" if history == "train" else "eval_test_history-train+valid.json"
+        assert f"wrote {run / name}" in printed
+        outputs[history] = json.loads((run / name).read_text())
+        assert outputs[history]["protocol"] == {
+            "split": "test",
+            "history": history,
+            "mask": "train+valid",
+        }
+    # The valid interactions are part of the history: the rankings differ.
+    assert outputs["train"]["recall@20"] != outputs["train+valid"]["recall@20"]
+
+    assert_clean_success(run_cli("export", "--model", run, "--data", demo_dir, "--out", served))
+    lines = assert_clean_success(
+        run_cli("recommend", "--model", served, "--history", "item0001,item0002,nope", "-k", "4")
+    )
+    rows = lines.strip().splitlines()
+    assert len(rows) == 4 and not any(" item0001 " in r or " item0002 " in r for r in rows)
+    unknown = run_cli("recommend", "--model", served, "--history", "nope", "-k", "3")
+    assert unknown.returncode == 0
+    assert "no item of the history is known" in unknown.stderr
+
+
+def test_a_static_model_refuses_the_train_plus_valid_history(demo_dir, demo_features, tmp_path):
+    config, run = tmp_path / "static.json", tmp_path / "run"
+    config.write_text(json.dumps({**CONFIG, "model": "MatrixFactorization", "options": {}}))
+    assert_clean_success(
+        run_cli(
+            "train",
+            "--data",
+            demo_dir,
+            "--features",
+            demo_features,
+            "--config",
+            config,
+            "--out",
+            run,
+            "--epochs",
+            "1",
+        )
+    )
+    refused = run_cli("evaluate", "--run", run, "--history", "train+valid")
+    assert refused.returncode != 0
+    assert "needs a model that reads histories" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not (run / "eval_test_history-train+valid.json").exists()
