@@ -46,6 +46,7 @@ NEURAL = {
     "HistoryRecommender, IDs only": [],
 }
 NAMES = [*ANCHORS, *NEURAL, "new users"]
+SPARSE = 30  # training interactions below which a user counts as sparse
 
 
 def fit(name, dataset, features, present, seed, patience):
@@ -97,7 +98,24 @@ def run(name, dataset, features, present, seed, patience):
         score = history_scorer(model, dataset, history, "test")
         results = evaluate_ranking(score, dataset, "test")
         row.update({f"{history}/{k}": v for k, v in results.items()})
+    # Sparse users: fewer than SPARSE training interactions.
+    counts = np.bincount(dataset.interactions("train")[0], minlength=dataset.num_users)
+    sparse = _restricted(dataset, counts[dataset.interaction_users] < SPARSE)
+    score = history_scorer(model, dataset, "train+valid", "test")
+    row["sparse users/recall@20"] = evaluate_ranking(score, sparse, "test")["recall@20"]
     return row
+
+
+def _restricted(dataset, keep):
+    """`dataset` with only the interactions where `keep` is True (same users and items)."""
+    return dataclasses.replace(
+        dataset,
+        interaction_users=dataset.interaction_users[keep],
+        interaction_items=dataset.interaction_items[keep],
+        timestamps=None if dataset.timestamps is None else dataset.timestamps[keep],
+        ratings=None if dataset.ratings is None else dataset.ratings[keep],
+        splits=dataset.splits[keep],
+    )
 
 
 def new_users(dataset, features, present, seed, patience, fraction=0.1):
@@ -110,25 +128,10 @@ def new_users(dataset, features, present, seed, patience, fraction=0.1):
     held_out = rng.choice(dataset.num_users, int(fraction * dataset.num_users), replace=False)
     is_new = np.isin(dataset.interaction_users, held_out)
     # Their train and valid interactions leave training; their test ones stay as targets.
-    keep = ~is_new | (dataset.splits == "test")
-    reduced = dataclasses.replace(
-        dataset,
-        interaction_users=dataset.interaction_users[keep],
-        interaction_items=dataset.interaction_items[keep],
-        timestamps=None if dataset.timestamps is None else dataset.timestamps[keep],
-        ratings=None if dataset.ratings is None else dataset.ratings[keep],
-        splits=dataset.splits[keep],
-    )
+    reduced = _restricted(dataset, ~is_new | (dataset.splits == "test"))
     histories = Sequences.from_dataset(dataset, ["train", "valid"])
     # The held-out users only: everyone else's test items are dropped from the targets.
-    only_new = dataclasses.replace(
-        dataset,
-        interaction_users=dataset.interaction_users[is_new],
-        interaction_items=dataset.interaction_items[is_new],
-        timestamps=None if dataset.timestamps is None else dataset.timestamps[is_new],
-        ratings=None if dataset.ratings is None else dataset.ratings[is_new],
-        splits=dataset.splits[is_new],
-    )
+    only_new = _restricted(dataset, is_new)
     row = {"model": "new users", "seed": seed, "users": len(held_out)}
     popular = MostPopular.from_dataset(reduced).score_users
     row["MostPopular/recall@20"] = evaluate_ranking(popular, only_new, "test")["recall@20"]
@@ -146,10 +149,16 @@ def new_users(dataset, features, present, seed, patience, fraction=0.1):
 def write_tables(rows, out: Path):
     lines = [
         "| model | seeds | Recall@20, history train | NDCG@20 | "
-        "Recall@20, history train+valid | NDCG@20 |",
-        "| --- | ---: | --- | --- | --- | --- |",
+        "Recall@20, history train+valid | NDCG@20 | sparse users: Recall@20 |",
+        "| --- | ---: | --- | --- | --- | --- | --- |",
     ]
-    keys = ("train/recall@20", "train/ndcg@20", "train+valid/recall@20", "train+valid/ndcg@20")
+    keys = (
+        "train/recall@20",
+        "train/ndcg@20",
+        "train+valid/recall@20",
+        "train+valid/ndcg@20",
+        "sparse users/recall@20",
+    )
     for name in dict.fromkeys(r["model"] for r in rows if r["model"] != "new users"):
         chosen = [r for r in rows if r["model"] == name]
         cells = [_mean_std([r[k] for r in chosen]) for k in keys]

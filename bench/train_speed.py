@@ -1,13 +1,15 @@
 """Training-epoch and full-evaluation time of MultimodalRecommender on ml-100k-mm.
 
 Usage: python bench/train_speed.py --data PREPARED_ML100K --features ML100K_MM/features
-           [--baseline CHECKOUT_OF_ANOTHER_COMMIT [--repeats 3]]
+           [--baseline CHECKOUT_OF_ANOTHER_COMMIT [--repeats 3]] [--history]
 
 Cached mode (reference text and poster features), the configuration of
 `bench/experiments.py`'s "ours". For 1 and 2 threads (each in its own process,
 TensorFlow's intra- and inter-op threads both set) and `jit_compile` True and
 False: the median time of 3 training epochs after one warm-up epoch, and of 3
 full evaluations (test split, every user ranked over the whole catalogue).
+`--history` adds HistoryRecommender as configs/ml-100k-mm-history.json sets
+it (its batch size, its history length), 1 thread, XLA, in the same run.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+HISTORY_CONFIG = "configs/ml-100k-mm-history.json"
 
-def worker(data, features_dir, threads, jit):
+
+def worker(data, features_dir, threads, jit, model_name="ours"):
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -41,9 +45,18 @@ def worker(data, features_dir, threads, jit):
     keras.utils.set_random_seed(0)
     dataset = load_dataset(data)
     features, present = load_reference_features(dataset, Path(features_dir))
-    model = MultimodalRecommender.from_dataset(dataset, features, present, item_graph_k=10)
-    model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=jit)
-    triples = bpr_triples(dataset, 2048, seed=0)
+    if model_name == "history":
+        from mmrec_tf.models import HistoryRecommender
+
+        config = json.loads((Path(__file__).parent.parent / HISTORY_CONFIG).read_text())
+        model = HistoryRecommender.from_dataset(dataset, features, present, **config["options"])
+        model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), jit_compile=jit)
+        history = {"history_length": model.history_length, "history_horizon": model.history_horizon}
+        triples = bpr_triples(dataset, config["batch_size"], seed=0, **history)
+    else:
+        model = MultimodalRecommender.from_dataset(dataset, features, present, item_graph_k=10)
+        model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=jit)
+        triples = bpr_triples(dataset, 2048, seed=0)
     model.fit(triples, epochs=1, verbose=0)  # warm-up: tracing and compilation
     epochs, evaluations = [], []
     for _ in range(3):
@@ -54,6 +67,7 @@ def worker(data, features_dir, threads, jit):
         evaluate_ranking(model.score_users, dataset, "test")
         evaluations.append(time.perf_counter() - start)
     return {
+        "model": model_name,
         "threads": threads,
         "jit_compile": jit,
         "epoch_seconds": statistics.median(epochs),
@@ -73,20 +87,30 @@ def main(argv=None) -> int:
         "interleaved with this one's, 1 thread and XLA, and the ratios are reported",
     )
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (--baseline)")
-    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help=f"also time HistoryRecommender ({HISTORY_CONFIG}), 1 thread, XLA",
+    )
+    # THREADS JIT [MODEL]: two only, as a baseline checkout's own script takes them.
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         threads, jit = int(args.worker[0]), args.worker[1] == "1"
-        print(json.dumps(worker(args.data, args.features, threads, jit)))
+        model = args.worker[2] if len(args.worker) > 2 else "ours"
+        print(json.dumps(worker(args.data, args.features, threads, jit, model)))
         return 0
     if args.baseline:
         return compare(args)
-    rows = [_run(Path(__file__).parent.parent, args, t, j) for t in (1, 2) for j in (True, False)]
-    print("| threads | jit_compile | seconds per epoch | seconds per full evaluation |")
-    print("| ---: | --- | ---: | ---: |")
+    tree = Path(__file__).parent.parent
+    rows = [_run(tree, args, t, j) for t in (1, 2) for j in (True, False)]
+    if args.history:
+        rows.append(_run(tree, args, 1, True, "history"))
+    print("| model | threads | jit_compile | seconds per epoch | seconds per full evaluation |")
+    print("| --- | ---: | --- | ---: | ---: |")
     for r in rows:
         print(
-            f"| {r['threads']} | {r['jit_compile']} | {r['epoch_seconds']:.2f} | "
+            f"| {r['model']} | {r['threads']} | {r['jit_compile']} | {r['epoch_seconds']:.2f} | "
             f"{r['evaluation_seconds']:.2f} |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +145,7 @@ def compare(args) -> int:
     return 0
 
 
-def _run(tree: Path, args, threads: int, jit: bool) -> dict:
+def _run(tree: Path, args, threads: int, jit: bool, model: str = "ours") -> dict:
     """One worker process running `tree`'s code (its bench script, its mmrec_tf)."""
     result = subprocess.run(
         [
@@ -134,6 +158,7 @@ def _run(tree: Path, args, threads: int, jit: bool) -> dict:
             "--worker",
             str(threads),
             str(int(jit)),
+            *([] if model == "ours" else [model]),
         ],
         capture_output=True,
         text=True,

@@ -32,6 +32,14 @@ def run_cli(*args, cwd=None, timeout=600, env=None) -> subprocess.CompletedProce
     )
 
 
+def train_cli(data, config, out, *extra, features=None, **kwargs):
+    """`mmrec-tf train --data DATA [--features F] --config CONFIG --out OUT EXTRA...`."""
+    with_features = () if features is None else ("--features", features)
+    return run_cli(
+        "train", "--data", data, *with_features, "--config", config, "--out", out, *extra, **kwargs
+    )
+
+
 def run_python(code: str, *args, timeout=300) -> subprocess.CompletedProcess:
     """Runs `code` in a fresh interpreter (`sys.argv[1:]` = `args`)."""
     return subprocess.run(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_process import assert_clean_success, run_cli, run_python
+from cli_process import assert_clean_success, run_cli, run_python, train_cli
 
 pytestmark = pytest.mark.large
 
@@ -36,18 +36,7 @@ def test_document_configuration_runs_end_to_end_on_raw_files(demo_dir, tmp_path)
     assert shipped["options"]["fusion"] == "attention"
     run, served = tmp_path / "run", tmp_path / "served"
     # As the README shows it, with 2 epochs: the quick look MMREC_QUICK=1 gives the notebooks.
-    trained = run_cli(
-        "train",
-        "--data",
-        demo_dir,
-        "--config",
-        CONFIGS / "document.json",
-        "--out",
-        run,
-        "--epochs",
-        "2",
-    )
-    assert_clean_success(trained)
+    assert_clean_success(train_cli(demo_dir, CONFIGS / "document.json", run, "--epochs", "2"))
     state = json.loads((run / "state.json").read_text())
     assert state["epochs_done"] == 2 and state["finished"]
     assert json.loads((run / "config.json").read_text())["epochs"] == 2
@@ -65,19 +54,7 @@ def test_attention_graph_trains_exports_and_serves(demo_dir, demo_features, tmp_
     run, served = tmp_path / "run", tmp_path / "served"
     options = {"embedding_dim": 16, "item_graph_k": 5, "graph": "attention"}
     config = changed("demo.json", tmp_path, options=options)
-    trained = run_cli(
-        "train",
-        "--data",
-        demo_dir,
-        "--features",
-        demo_features,
-        "--config",
-        config,
-        "--out",
-        run,
-        "--epochs",
-        "2",
-    )
+    trained = train_cli(demo_dir, config, run, "--epochs", "2", features=demo_features)
     assert_clean_success(trained)
     assert_clean_success(run_cli("export", "--model", run, "--data", demo_dir, "--out", served))
     # The SavedModel in plain TensorFlow ranks as the trained model does.

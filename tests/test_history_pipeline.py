@@ -4,7 +4,7 @@ protocols, export and recommend from a history, one process per command."""
 import json
 
 import pytest
-from cli_process import assert_clean_success, run_cli
+from cli_process import assert_clean_success, run_cli, train_cli
 
 pytestmark = pytest.mark.large
 
@@ -21,18 +21,7 @@ CONFIG = {
 def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_path):
     config, run, served = tmp_path / "history.json", tmp_path / "run", tmp_path / "served"
     config.write_text(json.dumps(CONFIG))
-    trained = run_cli(
-        "train",
-        "--data",
-        demo_dir,
-        "--features",
-        demo_features,
-        "--config",
-        config,
-        "--out",
-        run,
-    )
-    assert_clean_success(trained)
+    assert_clean_success(train_cli(demo_dir, config, run, features=demo_features))
     outputs = {}
     for history in ("train", "train+valid"):
         printed = assert_clean_success(run_cli("evaluate", "--run", run, "--history", history))
@@ -61,21 +50,7 @@ def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_pat
 def test_a_static_model_refuses_the_train_plus_valid_history(demo_dir, demo_features, tmp_path):
     config, run = tmp_path / "static.json", tmp_path / "run"
     config.write_text(json.dumps({**CONFIG, "model": "MatrixFactorization", "options": {}}))
-    assert_clean_success(
-        run_cli(
-            "train",
-            "--data",
-            demo_dir,
-            "--features",
-            demo_features,
-            "--config",
-            config,
-            "--out",
-            run,
-            "--epochs",
-            "1",
-        )
-    )
+    assert_clean_success(train_cli(demo_dir, config, run, "--epochs", "1", features=demo_features))
     refused = run_cli("evaluate", "--run", run, "--history", "train+valid")
     assert refused.returncode != 0
     assert "needs a model that reads histories" in refused.stderr

@@ -88,20 +88,21 @@ class HistoryEncoder(keras.layers.Layer):
             name="attention_norm", dtype=self.dtype_policy
         )
         self.attention_norm.build(input_shape)
-        self.feedforward_in = keras.layers.Dense(
-            units,
-            activation="relu",
-            kernel_initializer=clone_initializer(self.kernel_initializer, 2),
-            name="feedforward_in",
-            dtype=self.dtype_policy,
+        # Each Dense its own initializer: a shared one would start them identical.
+        self.feedforward_in, self.feedforward_out = (
+            keras.layers.Dense(
+                units,
+                activation=activation,
+                kernel_initializer=clone_initializer(self.kernel_initializer, index),
+                name=name,
+                dtype=self.dtype_policy,
+            )
+            for index, name, activation in (
+                (2, "feedforward_in", "relu"),
+                (3, "feedforward_out", None),
+            )
         )
         self.feedforward_in.build(input_shape)
-        self.feedforward_out = keras.layers.Dense(
-            units,
-            kernel_initializer=clone_initializer(self.kernel_initializer, 3),
-            name="feedforward_out",
-            dtype=self.dtype_policy,
-        )
         self.feedforward_out.build(input_shape)
         self.feedforward_norm = keras.layers.LayerNormalization(
             name="feedforward_norm", dtype=self.dtype_policy
