@@ -30,9 +30,17 @@ import numpy as np  # noqa: E402
 VARIANTS = {
     "MultimodalRecommender (graph lightgcn)": {},
     "MultimodalRecommender, graph attention": {"options": {"graph": "attention"}},
+    # The demo's users have steady tastes (one planted attribute per modality), so
+    # the whole history (mean) and a user ID embedding matter more than the latest item.
     "HistoryRecommender": {
         "model": "HistoryRecommender",
-        "options": {"loss": "softmax", "history_length": 20, "l2_regularization": 0.0},
+        "options": {
+            "loss": "softmax",
+            "history_length": 50,
+            "history_pooling": "mean",
+            "use_user_ids": True,
+            "l2_regularization": 0.0,
+        },
     },
 }
 MODALITIES = ("text", "image", "audio", "video")

@@ -386,12 +386,15 @@ def _evaluate_command(commands, common) -> None:
         parents=[common],
         help="evaluate a trained run",
         description="Rank the whole catalogue for every user with held-out items, print the "
-        "metrics and write RUN/eval_<split>.json.",
+        "metrics and write them with the protocol to RUN/eval_<split>.json (another --history "
+        "or --mask: RUN/eval_<split>_history-<h>.json, …_mask-<m>.json).",
     )
     evaluate.add_argument(
         "--run", type=Path, required=True, help="a run directory (`mmrec-tf train --out`)"
     )
-    evaluate.add_argument("--split", choices=["valid", "test"], default="test")
+    evaluate.add_argument(
+        "--split", choices=["valid", "test"], default="test", help="held-out items (default test)"
+    )
     evaluate.add_argument(
         "--mask",
         choices=["train+valid", "train"],
@@ -403,8 +406,8 @@ def _evaluate_command(commands, common) -> None:
         choices=["train", "train+valid"],
         default="train",
         help="what the model knows of each user: their training interactions (default), or "
-        "also their validation ones, which precede the test period (test split; a model "
-        "that reads histories, such as HistoryRecommender). See docs/evaluation.md",
+        "also their validation ones, which precede the test period (--split test only; a "
+        "model that reads histories, such as HistoryRecommender). See docs/evaluation.md",
     )
     evaluate.set_defaults(handler=_evaluate)
 
@@ -441,11 +444,19 @@ def _export_command(commands, common) -> None:
     export.add_argument(
         "--data", type=Path, help="the dataset it was trained on (default: from RUN/config.json)"
     )
+    export.add_argument(
+        "--seen",
+        choices=["train", "train+valid", "all"],
+        default="train",
+        help="the interactions served as known: never recommended again, and a history "
+        "model's users are their latest ones (default train; all: every split, for serving "
+        "after the last training)",
+    )
     export.set_defaults(handler=_export)
 
 
 def _export(args) -> int:
-    from mmrec_tf.data import load_dataset
+    from mmrec_tf.data import SPLITS, load_dataset
     from mmrec_tf.data.writing import check_new_output_dir
     from mmrec_tf.models import load_recommender
     from mmrec_tf.serving import export_recommender
@@ -469,8 +480,14 @@ def _export(args) -> int:
         )
     model = load_recommender(model_path)
     encoders, options = content_encoders(run_config, model) if run_config else ({}, {})
+    seen = {"train": ("train",), "train+valid": ("train", "valid")}.get(args.seen, SPLITS)
     path = export_recommender(
-        model, load_dataset(data), args.out, content_encoders=encoders, content_options=options
+        model,
+        load_dataset(data),
+        args.out,
+        seen_splits=seen,
+        content_encoders=encoders,
+        content_options=options,
     )
     print(f"exported to {path}")
     if encoders:

@@ -6,6 +6,8 @@ import json
 import pytest
 from cli_process import assert_clean_success, run_cli, train_cli
 
+from mmrec_tf.data import load_dataset
+
 pytestmark = pytest.mark.large
 
 CONFIG = {
@@ -45,6 +47,23 @@ def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_pat
     unknown = run_cli("recommend", "--model", served, "--history", "nope", "-k", "3")
     assert unknown.returncode == 0
     assert "no item of the history is known" in unknown.stderr
+
+    # Served after validation: the valid items are known too, never recommended again.
+    latest = tmp_path / "served-latest"
+    exported = run_cli(
+        "export", "--model", run, "--data", demo_dir, "--out", latest, "--seen", "train+valid"
+    )
+    assert_clean_success(exported)
+    dataset = load_dataset(demo_dir)
+    user = dataset.user_index["user0001"]
+    users, items = dataset.interactions("valid")
+    valid_items = {dataset.item_ids[i] for i in items[users == user]}
+    everything = dataset.num_items
+    printed = assert_clean_success(
+        run_cli("recommend", "--model", latest, "--user", "user0001", "-k", str(everything))
+    )
+    recommended = {line.split()[2] for line in printed.strip().splitlines()}
+    assert valid_items and not valid_items & recommended
 
 
 def test_a_static_model_refuses_the_train_plus_valid_history(demo_dir, demo_features, tmp_path):
