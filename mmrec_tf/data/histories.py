@@ -26,6 +26,24 @@ def chronological_order(dataset: MultimodalDataset, splits=None) -> np.ndarray:
     return chosen[order]
 
 
+def checked_histories(histories, num_items: int) -> np.ndarray:
+    """`histories` as an int32 [batch, length] array of item indices (−1 pads).
+
+    Raises:
+        ValueError: not two-dimensional, or an index outside −1 … num_items − 1
+            (named in the message).
+    """
+    histories = np.asarray(histories, np.int64)
+    if histories.ndim != 2:
+        raise ValueError(f"histories must be [batch, length], found shape {histories.shape}")
+    bad = (histories < PADDING) | (histories >= num_items)
+    if bad.any():
+        raise ValueError(
+            f"history item index {histories[bad][0]} is outside 0…{num_items - 1} (−1 pads)"
+        )
+    return histories.astype(np.int32)
+
+
 class Sequences:
     """Every user's item sequence, oldest first, in one flat array.
 

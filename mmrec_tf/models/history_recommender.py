@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from mmrec_tf.data.histories import PADDING, Sequences, latest_known
+from mmrec_tf.data.histories import PADDING, Sequences, checked_histories, latest_known
 from mmrec_tf.layers.history_encoder import HistoryEncoder
 from mmrec_tf.models.multimodal_recommender import MultimodalRecommender
 
@@ -128,17 +128,9 @@ class HistoryRecommender(MultimodalRecommender):
     def score_histories(self, histories, user_indices=None) -> np.ndarray:
         """Scores [batch, num_items] from histories (int [batch, L'], oldest first;
         −1 entries are dropped wherever they are, then the latest L items are read),
-        for known users (`user_indices`, whose
-        ID embedding is added with `use_user_ids`) or new ones (None)."""
-        histories = np.asarray(histories, np.int32)
-        if histories.ndim != 2:
-            raise ValueError(f"histories must be [batch, length], found shape {histories.shape}")
-        bad = (histories < PADDING) | (histories >= self.num_items)
-        if bad.any():
-            raise ValueError(
-                f"history item index {histories[bad][0]} is outside 0…{self.num_items - 1} "
-                "(−1 pads)"
-            )
+        for known users (`user_indices`, whose ID embedding is added with
+        `use_user_ids`) or new ones (None)."""
+        histories = checked_histories(histories, self.num_items)
         histories = latest_known(histories, self.history_length).numpy()
         function = self._compiled("_history_scoring_function", self._score_histories)
         if user_indices is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmrec_tf.data.histories import PADDING, Sequences
+from mmrec_tf.data.histories import PADDING, Sequences, checked_histories
 
 
 class ItemToItemRecommender:
@@ -34,15 +34,7 @@ class ItemToItemRecommender:
 
     def profiles(self, histories) -> np.ndarray:
         """float32 [batch, num_items]: the users' profiles (see the class docstring)."""
-        histories = np.asarray(histories, np.int64)
-        if histories.ndim != 2:
-            raise ValueError(f"histories must be [batch, length], found {histories.shape}")
-        bad = (histories < PADDING) | (histories >= self.num_items)
-        if bad.any():
-            raise ValueError(
-                f"history item index {histories[bad][0]} is outside 0…{self.num_items - 1} "
-                "(−1 pads)"
-            )
+        histories = checked_histories(histories, self.num_items)
         length = histories.shape[1]
         distance = np.broadcast_to(np.arange(length - 1, -1, -1), histories.shape)
         weight = (

@@ -35,6 +35,24 @@ def _history_reference(dataset, split, interaction, length):
     return [-1] * (length - len(items)) + items
 
 
+def _batch_interactions(dataset, batch):
+    """(user, the positive's train interaction row, history) for each triple of `batch`
+    (the demo has no repeated user-item pairs)."""
+    train_rows = np.flatnonzero(dataset.splits == "train")
+    for user, positive, history in zip(
+        batch["user_index"].numpy(),
+        batch["positive_item"].numpy(),
+        batch["history"].numpy(),
+        strict=True,
+    ):
+        rows = train_rows[
+            (dataset.interaction_users[train_rows] == user)
+            & (dataset.interaction_items[train_rows] == positive)
+        ]
+        assert len(rows) == 1
+        yield user, rows[0], history.tolist()
+
+
 def test_chronological_order_breaks_timestamp_ties_by_file_order(timed_dataset):
     dataset = timed_dataset(
         [
@@ -74,23 +92,10 @@ def test_latest_histories_and_windows(timed_dataset):
 
 
 def test_training_batches_carry_each_positives_history(demo_dir):
-    demo_dataset = load_dataset(demo_dir)
-    length = 6
-    batch = next(iter(bpr_triples(demo_dataset, 64, seed=3, history_length=length)))
-    train_rows = np.flatnonzero(demo_dataset.splits == "train")
-    for user, positive, history in zip(
-        batch["user_index"].numpy(),
-        batch["positive_item"].numpy(),
-        batch["history"].numpy(),
-        strict=True,
-    ):
-        rows = train_rows[
-            (demo_dataset.interaction_users[train_rows] == user)
-            & (demo_dataset.interaction_items[train_rows] == positive)
-        ]
-        # The positive's interaction (the demo has no repeated pairs).
-        assert len(rows) == 1
-        assert history.tolist() == _history_reference(demo_dataset, "train", rows[0], length)
+    dataset = load_dataset(demo_dir)
+    batch = next(iter(bpr_triples(dataset, 64, seed=3, history_length=6)))
+    for _, row, history in _batch_interactions(dataset, batch):
+        assert history == _history_reference(dataset, "train", row, 6)
 
 
 def test_a_user_without_interactions_has_only_padding():
@@ -105,23 +110,13 @@ def test_a_horizon_ends_histories_up_to_h_steps_before_the_positive(demo_dir):
         iter(bpr_triples(dataset, 128, seed=1, history_length=length, history_horizon=horizon))
     )
     sequences = Sequences.from_dataset(dataset, ["train"])
-    train_rows = np.flatnonzero(dataset.splits == "train")
     gaps = []
-    for user, positive, history in zip(
-        batch["user_index"].numpy(),
-        batch["positive_item"].numpy(),
-        batch["history"].numpy(),
-        strict=True,
-    ):
-        row = train_rows[
-            (dataset.interaction_users[train_rows] == user)
-            & (dataset.interaction_items[train_rows] == positive)
-        ][0]
+    for user, row, history in _batch_interactions(dataset, batch):
         end = sequences.position[row]
         windows = [
             sequences.windows([max(end - gap, sequences.starts[user])], [user], length)[0].tolist()
             for gap in range(horizon)
         ]
-        assert history.tolist() in windows
-        gaps.append(windows.index(history.tolist()))
+        assert history in windows
+        gaps.append(windows.index(history))
     assert len(set(gaps)) > 1  # the gap is drawn, not fixed
