@@ -6,6 +6,9 @@ from mmrec_tf.data import load_dataset
 from mmrec_tf.data.histories import Sequences
 from mmrec_tf.models import HistoryRecommender, load_recommender
 
+# Trains a model in its fixture: the full suite runs it, the fast lane does not.
+pytestmark = pytest.mark.large
+
 
 @pytest.fixture(scope="module")
 def trained(demo_dir, demo_features, tmp_path_factory):

@@ -18,6 +18,9 @@ import json, sys
 import numpy as np
 import tensorflow as tf
 
+# Trains a model in its fixture: the full suite runs it, the fast lane does not.
+pytestmark = pytest.mark.large
+
 request = json.loads(sys.argv[2])
 served = tf.saved_model.load(sys.argv[1])
 k = tf.constant(request["k"], tf.int32)
