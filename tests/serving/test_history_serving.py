@@ -13,13 +13,13 @@ from mmrec_tf.data.histories import Sequences
 from mmrec_tf.models import HistoryRecommender
 from mmrec_tf.serving import export_recommender
 
+# Trains a model in its fixture: the full suite runs it, the fast lane does not.
+pytestmark = pytest.mark.large
+
 SERVE = """
 import json, sys
 import numpy as np
 import tensorflow as tf
-
-# Trains a model in its fixture: the full suite runs it, the fast lane does not.
-pytestmark = pytest.mark.large
 
 request = json.loads(sys.argv[2])
 served = tf.saved_model.load(sys.argv[1])
