@@ -6,6 +6,7 @@ from mmrec_tf.layers.graph_network_layer import GraphNetworkLayer
 from mmrec_tf.layers.history_encoder import HistoryEncoder
 from mmrec_tf.layers.masked_mean_fusion import MaskedMeanFusion
 from mmrec_tf.layers.masked_softmax import masked_softmax
+from mmrec_tf.layers.philox_dropout import PhiloxDropout
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
 from mmrec_tf.layers.stored_graph import StoredGraph
 from mmrec_tf.layers.weighted_average_fusion import WeightedAverageFusion
@@ -16,6 +17,7 @@ __all__ = [
     "GraphNetworkLayer",
     "HistoryEncoder",
     "MaskedMeanFusion",
+    "PhiloxDropout",
     "SelfAttentionLayer",
     "StoredGraph",
     "WeightedAverageFusion",

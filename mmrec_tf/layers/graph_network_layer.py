@@ -10,6 +10,7 @@ from keras import ops
 
 from mmrec_tf.data.graphs import self_loop_edges
 from mmrec_tf.layers.masked_softmax import masked_softmax
+from mmrec_tf.layers.philox_dropout import PhiloxDropout
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
@@ -106,7 +107,7 @@ class GraphNetworkLayer(keras.layers.Layer):
             self.bias = self.add_weight(
                 name="bias", shape=(self.units,), initializer=self.bias_initializer
             )
-        self.weights_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.weights_dropout = PhiloxDropout(self.dropout, dtype=self.dtype_policy)
 
     def call(self, node_features, adjacency=None, mask=None, training=None):
         h = ops.matmul(node_features, self.kernel)

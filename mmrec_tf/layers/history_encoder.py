@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from mmrec_tf.layers.initializers import clone_initializer
+from mmrec_tf.layers.philox_dropout import PhiloxDropout
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
 
 
@@ -108,7 +109,7 @@ class HistoryEncoder(keras.layers.Layer):
             name="feedforward_norm", dtype=self.dtype_policy
         )
         self.feedforward_norm.build(input_shape)
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.dropout_layer = PhiloxDropout(self.dropout, dtype=self.dtype_policy)
 
     def call(self, inputs, mask=None, training=None):
         if mask is None:
@@ -116,8 +117,11 @@ class HistoryEncoder(keras.layers.Layer):
         present = ops.cast(mask, inputs.dtype)[..., None]
         positions = ops.cast(self.positions, inputs.dtype)
         h = self.dropout_layer(inputs * present + positions, training=training)
-        attended = self.attention(h, mask=mask, training=training)
-        h = self.attention_norm(h + self.dropout_layer(attended, training=training))
+        # Every step after attention is per position, so "latest" needs the
+        # latest position's row alone: L times less attention to compute.
+        queries = h[:, -1:] if self.pooling == "latest" else h
+        attended = self.attention(h, mask=mask, training=training, queries=queries)
+        h = self.attention_norm(queries + self.dropout_layer(attended, training=training))
         transformed = self.feedforward_out(self.feedforward_in(h))
         h = self.feedforward_norm(h + self.dropout_layer(transformed, training=training))
         if self.pooling == "latest":

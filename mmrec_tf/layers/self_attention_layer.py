@@ -9,6 +9,7 @@ from keras import ops
 
 from mmrec_tf.layers.initializers import clone_initializer
 from mmrec_tf.layers.masked_softmax import masked_softmax
+from mmrec_tf.layers.philox_dropout import PhiloxDropout
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
@@ -42,6 +43,17 @@ class SelfAttentionLayer(keras.layers.Layer):
             `"glorot_uniform"`.
         bias_initializer: initializer of the projection biases. Defaults to `"zeros"`.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: [batch, n, d] tokens.
+        mask: optional [batch, n] booleans, False for a missing token.
+        return_attention_scores: also return α [batch, heads, n, n].
+        queries: optional [batch, m, d]: compute only these tokens' outputs,
+            attending over `inputs` (default: every token of `inputs`). A model
+            that reads one position, as `HistoryEncoder` reads the latest, saves
+            the other n − 1 rows of α. The output has m rows; the Keras mask
+            it carries is still the inputs' (Keras computes it without this
+            argument), so do not rely on it.
 
     Example:
     >>> import numpy as np
@@ -104,12 +116,11 @@ class SelfAttentionLayer(keras.layers.Layer):
         self.output_dense = None
         if self.num_heads > 1:
             self.output_dense = dense("output", (*input_shape[:-1], self.units), 3)
-        self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.attention_dropout = PhiloxDropout(self.dropout, dtype=self.dtype_policy)
 
-    def call(self, inputs, mask=None, return_attention_scores=False, training=None):
-        query, key, value = (
-            self._split_heads(p(inputs)) for p in (self.query, self.key, self.value)
-        )
+    def call(self, inputs, mask=None, return_attention_scores=False, training=None, queries=None):
+        query = self._split_heads(self.query(inputs if queries is None else queries))
+        key, value = (self._split_heads(p(inputs)) for p in (self.key, self.value))
         head_size = self.units // self.num_heads
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) / math.sqrt(head_size)
         if mask is None:

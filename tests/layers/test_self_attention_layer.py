@@ -104,6 +104,16 @@ def test_keras_masking_propagates(tokens):
     np.testing.assert_allclose(model(x), expected(x, mask=mask), atol=1e-6)
 
 
+@pytest.mark.parametrize("num_heads", [1, 2])
+def test_queries_give_those_rows_of_the_full_output(tokens, num_heads):
+    x, mask = tokens
+    layer = SelfAttentionLayer(8, num_heads=num_heads)
+    full = layer(x, mask=mask)
+    latest = layer(x, mask=mask, queries=x[:, -1:])
+    assert tuple(latest.shape) == (5, 1, 8)
+    np.testing.assert_allclose(latest, full[:, -1:], atol=1e-6)
+
+
 def test_dropout_only_in_training(tokens):
     x, mask = tokens
     layer = SelfAttentionLayer(8, dropout=0.5)
