@@ -93,7 +93,10 @@ def _quiet_tensorflow(verbose: bool) -> None:
         import tensorflow as tf
 
         tf.config.list_physical_devices()
-        tf.constant(0)
+        if "TF_CONFIG" not in os.environ:
+            # Not in a multi-worker run: its strategy must configure TensorFlow's
+            # context before the first operation starts it.
+            tf.constant(0)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -123,6 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
         _prepare_command,
         _validate_command,
         _extract_features_command,
+        _merge_features_command,
         _train_command,
         _evaluate_command,
         _export_command,
@@ -238,7 +242,9 @@ def _extract_features_command(commands, common) -> None:
         "FEATS/<modality>.npy (float32, one row per item in the dataset's order; "
         "zeros where the item lacks the modality) and FEATS/<modality>.json "
         "(encoder, weights checksum, item ids, missing items). Interrupted runs "
-        "resume; existing features are kept unless --overwrite.",
+        "resume; existing features are kept unless --overwrite. With --shard I/N, only "
+        "shard I of N (a contiguous range of the items) goes to FEATS/<modality>.shards/, "
+        "for N machines at once; `mmrec-tf merge-features` then joins the N shards.",
         epilog="encoders:\n" + SPEC_HELP,
     )
     extract.add_argument("--data", type=Path, required=True, help="the dataset directory")
@@ -263,17 +269,31 @@ def _extract_features_command(commands, common) -> None:
         default="raise",
         help="a bad file stops the run (raise) or gets a zero row (mask)",
     )
+    extract.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="encode only shard I of N (0 ≤ I < N): items ⌊I·n/N⌋ to ⌊(I+1)·n/N⌋ − 1 of the "
+        "n in the dataset's order, into FEATS/<modality>.shards/",
+    )
     extract.set_defaults(handler=_extract_features)
 
 
 def _extract_features(args) -> int:
+    from mmrec_tf.data.feature_cache import FeatureShard
     from mmrec_tf.encoders.extract import extract_features
 
+    # Parsed here, not by argparse: the parser must not import TensorFlow (through
+    # mmrec_tf.data) before `_quiet_tensorflow`.
+    try:
+        shard = None if args.shard is None else FeatureShard.parse(args.shard)
+    except ValueError as e:
+        raise ValueError(f"--shard: {e}") from None
     path = extract_features(
         args.data,
         args.modality,
         args.encoder,
         args.out,
+        shard=shard,
         batch_size=args.batch_size,
         chunk_size=args.chunk_size,
         overwrite=args.overwrite,
@@ -290,6 +310,45 @@ def _extract_features(args) -> int:
             + f" (all in {path.with_suffix('.json')}, failed_item_ids)",
             file=sys.stderr,
         )
+    if shard is not None:
+        print(
+            f"once all {shard.count} shards are in {args.out}: mmrec-tf merge-features "
+            f"--features {args.out} --modality {args.modality}"
+        )
+    return 0
+
+
+def _merge_features_command(commands, common) -> None:
+    merge = commands.add_parser(
+        "merge-features",
+        parents=[common],
+        help="join the shards of `extract-features --shard`",
+        description="Check that the shards in FEATS/<modality>.shards/ agree (encoder, weights "
+        "checksum, dataset, N) and are shards 0 to N-1, once each, covering every item once; "
+        "then write FEATS/<modality>.npy and .json, as one unsharded extraction would. Any "
+        "disagreement names the shard file and writes nothing.",
+    )
+    merge.add_argument(
+        "--features",
+        type=Path,
+        required=True,
+        help="the features directory (`extract-features --out`)",
+    )
+    merge.add_argument(
+        "--modality",
+        required=True,
+        choices=["text", "image", "audio", "video"],
+        help="whose shards to join",
+    )
+    merge.add_argument("--overwrite", action="store_true", help="replace existing features")
+    merge.set_defaults(handler=_merge_features)
+
+
+def _merge_features(args) -> int:
+    from mmrec_tf.data.feature_cache import FeatureCache
+
+    path = FeatureCache(args.features).merge_shards(args.modality, overwrite=args.overwrite)
+    print(f"wrote {path} and {path.with_suffix('.json')}")
     return 0
 
 
@@ -319,16 +378,24 @@ def _train_command(commands, common) -> None:
         "RUN/config.json); e.g. --epochs 2 for a quick look at a long configuration",
     )
     train.add_argument(
+        "--strategy",
+        choices=["none", "mirrored", "multi-worker"],
+        help='replaces the configuration\'s "strategy": none (one process), mirrored (this '
+        "machine's devices) or multi-worker (every machine runs this command with its "
+        "TF_CONFIG; the chief writes RUN; see docs/scaling.md)",
+    )
+    train.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run where it stopped (the configuration may raise "
-        "epochs and patience only)",
+        "epochs and patience, and change the strategy, only)",
     )
     train.set_defaults(handler=_train)
 
 
 def _train(args) -> int:
-    from mmrec_tf.training import RunDirectory, train
+    from mmrec_tf.training import RunDirectory, load_config, train
+    from mmrec_tf.training.distribution import is_chief
 
     try:
         run = train(
@@ -337,6 +404,7 @@ def _train(args) -> int:
             resume=args.resume,
             verbose=_progress_verbosity(),
             epochs=args.epochs,
+            strategy=args.strategy,
         )
     except KeyboardInterrupt as interruption:
         run = RunDirectory(args.out)
@@ -349,9 +417,26 @@ def _train(args) -> int:
             )
             return 143 if isinstance(interruption, _Terminated) else 130
         raise
-    print(_training_outcome(RunDirectory(run).state()))
-    print(f"the run is in {run}; its best model is {run / 'model.keras'}")
+    strategy = args.strategy or load_config(args.config)["strategy"]
+    if not is_chief(strategy):
+        print(f"this worker's part of the training is done; the chief writes {run}")
+    else:
+        print(_training_outcome(RunDirectory(run).state()))
+        print(f"the run is in {run}; its best model is {run / 'model.keras'}")
+    if strategy == "multi-worker":
+        _silence_standard_error()
     return 0
+
+
+def _silence_standard_error() -> None:
+    """Points descriptor 2 at /dev/null for the rest of a finished multi-worker run: the
+    workers leave one by one, and TensorFlow's coordination agent logs the first to
+    leave as a crash, or a failed heartbeat to it, though all work is done."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 def _positive_int(text: str) -> int:

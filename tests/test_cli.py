@@ -72,6 +72,7 @@ def test_prepare_movielens_from_source(ml100k_mm_source, tmp_path, capsys):
         ["prepare"],
         ["validate"],
         ["extract-features"],
+        ["merge-features"],
         ["train"],
         ["evaluate"],
         ["export"],

@@ -22,7 +22,7 @@ from mmrec_tf.data import (
     VideoOptions,
     load_dataset,
 )
-from mmrec_tf.data.feature_cache import FeatureCache
+from mmrec_tf.data.feature_cache import FeatureCache, FeatureShard, item_ids_sha256
 from mmrec_tf.encoder_specs import SPEC_HELP
 from mmrec_tf.encoders.inputs import encoder_inputs
 
@@ -181,6 +181,7 @@ def extract_features(
     spec: str,
     out: str | Path,
     *,
+    shard: FeatureShard | None = None,
     batch_size: int = 32,
     chunk_size: int = 512,
     overwrite: bool = False,
@@ -197,62 +198,83 @@ def extract_features(
     chunks when run again with the same encoder. Existing features are never
     replaced unless `overwrite`.
 
+    With `shard`, only that shard's items are encoded (see `FeatureShard`),
+    into `out/<modality>.shards/`, resumable in the same way; once all N are
+    there, `FeatureCache(out).merge_shards(modality)` (`mmrec-tf
+    merge-features`) writes `out/<modality>.npy` and `.json`.
+
     Returns:
-        The path of the `.npy` file.
+        The path of the `.npy` file (the shard's, with `shard`).
     """
     dataset = load_dataset(data)
     out = Path(out)
     cache = FeatureCache(out)
-    if cache.features_path(modality).exists() and not overwrite:
+    if cache.features_path(modality, shard).exists() and not overwrite:
         raise FileExistsError(
-            f"{cache.features_path(modality)} exists; pass --overwrite to replace it"
+            f"{cache.features_path(modality, shard)} exists; pass --overwrite to replace it"
         )
+    items = range(dataset.num_items) if shard is None else shard.items(dataset.num_items)
     extractor = build_extractor(spec, modality)
     loader = ItemLoader(dataset, [modality], on_error=on_error, **extractor.options)
     manifest = {
         "spec": spec,
         "modality": modality,
         "weights_sha256": extractor.weights_sha256(),
-        "item_ids_sha256": hashlib.sha256("\n".join(dataset.item_ids).encode()).hexdigest(),
+        "item_ids_sha256": item_ids_sha256(dataset.item_ids),
         "chunk_size": chunk_size,
         "options": _describe(extractor.options),
     }
-    created_out = not out.exists()
-    partial = cache.partial(modality, manifest, overwrite)
-    chunks = range(0, dataset.num_items, chunk_size)
-    bar = keras.utils.Progbar(dataset.num_items, unit_name="item", verbose=1 if progress else 0)
+    if shard is not None:
+        manifest |= {
+            "shard_index": shard.index,
+            "shard_count": shard.count,
+            "num_items": dataset.num_items,
+        }
+    # Folders this run makes, deepest first: removed again if it leaves nothing in them.
+    new_folders = [
+        folder
+        for folder in (cache.partial_folder(modality, shard).parent, out)
+        if not folder.exists()
+    ]
+    partial = cache.partial(modality, manifest, overwrite, shard)
+    chunks = range(items.start, items.stop, chunk_size)
+    bar = keras.utils.Progbar(len(items), unit_name="item", verbose=1 if progress else 0)
     try:
         for number, start in enumerate(chunks):
-            items = np.arange(start, min(start + chunk_size, dataset.num_items))
+            chunk = np.arange(start, min(start + chunk_size, items.stop))
             if not partial.has_chunk(number):
                 with loader.deferred_errors():
                     rows = [
                         np.asarray(extractor.encoder(extractor.inputs(batch), training=False))
-                        for batch in loader.as_dataset(items, batch_size=batch_size)
+                        for batch in loader.as_dataset(chunk, batch_size=batch_size)
                     ]
                 partial.save_chunk(number, np.concatenate(rows))
-            bar.add(len(items))
+            bar.add(len(chunk))
     except MediaError:
         # Finished chunks are kept for a rerun once the file is fixed; a run that
         # finished none leaves nothing behind.
         if not partial.has_any_chunk():
             partial.remove()
-            if created_out and not any(out.iterdir()):
-                out.rmdir()
+            for folder in new_folders:
+                if folder.exists() and not any(folder.iterdir()):
+                    folder.rmdir()
         raise
     features = partial.assemble(len(chunks))
-    present = dataset.modality_available(modality)
+    item_ids = dataset.item_ids[items.start : items.stop]
+    present = dataset.modality_available(modality)[items.start : items.stop]
     failed = sorted(e.item_id for e in loader.errors)
     features[~present] = 0
-    features[[dataset.item_index[item_id] for item_id in failed]] = 0
+    features[[dataset.item_index[item_id] - items.start for item_id in failed]] = 0
+    # The chunk size only says how the partial files were cut, not what the features are.
+    description = {key: value for key, value in manifest.items() if key != "chunk_size"}
     metadata = {
-        **manifest,
+        **description,
         "dim": int(features.shape[1]),
-        "item_ids": dataset.item_ids,
-        "missing_item_ids": [dataset.item_ids[i] for i in np.flatnonzero(~present)],
+        "item_ids": item_ids,
+        "missing_item_ids": [item_ids[i] for i in np.flatnonzero(~present)],
         "failed_item_ids": failed,
     }
-    final = cache.write(modality, features, metadata)
+    final = cache.write(modality, features, metadata, shard)
     partial.remove()
     return final
 

@@ -53,3 +53,14 @@ class CatalogueSoftmaxLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "temperature": self.temperature}
+
+
+def per_replica(value):
+    """`value`, a mean over this replica's share of a batch, divided by the number
+    of replicas in sync, as Keras divides a `Loss`'s mean under `tf.distribute`:
+    summed across replicas, the gradients are then those of the global mean.
+    Unchanged outside a strategy (one replica)."""
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return value if replicas == 1 else value / replicas

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from mmrec_tf.models.losses import BPRLoss, CatalogueSoftmaxLoss
+from mmrec_tf.models.losses import BPRLoss, CatalogueSoftmaxLoss, per_replica
 
 LOSSES = ("bpr", "softmax")
 
@@ -108,7 +108,8 @@ class Recommender(keras.Model):
         else:
             pairs = ops.stack([y_pred["positive_item"], y_pred["negative_item"]], axis=-1)
             loss = self.ranking_loss(ops.zeros_like(pairs[:, 0]), pairs)
-        return loss + self.regularization(y_pred) + sum(self.losses)
+        # The ranking loss (a Keras Loss) is already divided per replica; the rest not.
+        return loss + per_replica(self.regularization(y_pred) + sum(self.losses))
 
     def regularization(self, y_pred):
         """The penalty added to the ranking loss: `l2_regularization` × the mean squared

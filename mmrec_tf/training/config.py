@@ -21,6 +21,8 @@ MODEL_NAMES = (
     "HistoryRecommender",
 )
 MODALITY_NAMES = ("text", "image", "audio", "video")
+# `"strategy"`'s values (mmrec_tf.training.distribution says what each does).
+STRATEGIES = ("none", "mirrored", "multi-worker")
 
 DEFAULTS = {
     "model": "MultimodalRecommender",
@@ -33,6 +35,8 @@ DEFAULTS = {
     "seed": 0,
     "jit_compile": True,
     "end_to_end": None,
+    # How training is spread over devices and machines (mmrec_tf.training.distribution).
+    "strategy": "none",
 }
 # configs/demo.json holds the same (a test keeps them equal).
 DEMO_CONFIG = {
@@ -55,7 +59,7 @@ END_TO_END_DEFAULTS = {
     "text_length": 64,
 }
 # Keys a resumed run may change: how long it goes on, not what it trains.
-RESUMABLE_CHANGES = ("epochs", "patience")
+RESUMABLE_CHANGES = ("epochs", "patience", "strategy")
 
 # Constructor arguments that `build_model` fills from the data, never from a file.
 _SET_FROM_DATA = {
@@ -111,6 +115,11 @@ def check_config(raw, source: str = "configuration") -> dict:
         _expect(config, key, source, "", int, "an integer ≥ 1", positive=True)
     _expect(config, "seed", source, "", int, "an integer")
     _expect(config, "jit_compile", source, "", bool, "true or false")
+    if config["strategy"] not in STRATEGIES:
+        raise ConfigError(
+            f'{source}: "strategy" must be one of {", ".join(STRATEGIES)}, '
+            f"found {_describe(config['strategy'])}"
+        )
     _expect_modalities(config, "modalities", source, "")
     _expect(config, "options", source, "", dict, "a JSON object")
     config["options"] = _check_options(config["model"], config["options"], source)
@@ -131,7 +140,7 @@ def resumed_config(saved: dict, new: dict, source: str) -> dict:
     if changed:
         raise ConfigError(
             f"{source} differs from the run's configuration in {', '.join(changed)}: a resumed "
-            f"run may change only {' and '.join(RESUMABLE_CHANGES)}; start a new run instead"
+            f"run may change only {', '.join(RESUMABLE_CHANGES)}; start a new run instead"
         )
     return {**saved, **{key: new[key] for key in RESUMABLE_CHANGES}}
 

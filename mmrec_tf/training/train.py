@@ -15,6 +15,13 @@ from mmrec_tf.training.config import (
     load_config,
     resumed_config,
 )
+from mmrec_tf.training.distribution import (
+    distributed_batches,
+    fit_distributed,
+    is_chief,
+    make_strategy,
+    uses_fit,
+)
 from mmrec_tf.training.run_directory import RunDirectory, RunError
 
 MONITOR = "val_recall@20"
@@ -105,7 +112,9 @@ def build_model(config: dict, dataset, features, present, content=None):
     return models.RECOMMENDERS[config["model"]].from_dataset(dataset, features, present, **options)
 
 
-def train(data, config_path, out, features_dir=None, resume=False, verbose=1, epochs=None) -> Path:
+def train(
+    data, config_path, out, features_dir=None, resume=False, verbose=1, epochs=None, strategy=None
+) -> Path:
     """Trains as `config_path` says and writes the run directory `out`
     (`mmrec_tf.training.run_directory` lists its files).
 
@@ -120,6 +129,12 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1, ep
     `patience`; anything else must match the run's configuration. `epochs`
     replaces the configuration's (a quick look at a long configuration); the
     run's config.json records the number used.
+
+    `strategy` (one of `mmrec_tf.training.distribution.STRATEGIES`) replaces
+    the configuration's `"strategy"`: `"multi-worker"` runs the same call in
+    every process of a `TF_CONFIG` cluster; the chief writes `out` and the
+    others write nothing (`mmrec_tf.training.distribution` gives the rule
+    that keeps N workers comparable with one).
 
     A configuration with an `end_to_end` object trains a
     `MultimodalRecommender` with the builtin encoders inside it, on the
@@ -137,6 +152,10 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1, ep
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be an integer ≥ 1, found {epochs!r}")
         config["epochs"] = epochs
+    if strategy is not None:
+        config["strategy"] = strategy
+    distribution = make_strategy(config["strategy"])
+    writes = is_chief(config["strategy"])
     run = RunDirectory(out)
     paths = {
         "data": str(Path(data).resolve()),
@@ -154,8 +173,15 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1, ep
                 )
         config = resumed_config(saved, config, str(config_path))
         state = run.state()
-    else:
+    elif writes:
         run.check_new()
+    if config["end_to_end"] is not None and config["strategy"] == "multi-worker":
+        raise ConfigError(
+            f"{config_path}: an end_to_end configuration cannot train under the multi-worker "
+            "strategy (each worker would refresh the items' content table from its own batch, "
+            "and the copies would drift apart): extract features with frozen encoders, or train "
+            "end to end on one machine"
+        )
     if config["end_to_end"] is not None and features_dir is not None:
         raise ConfigError(
             f"{config_path}: an end_to_end configuration encodes raw files: do not pass --features"
@@ -174,51 +200,60 @@ def train(data, config_path, out, features_dir=None, resume=False, verbose=1, ep
         return run.path
     keras.utils.set_random_seed(config["seed"])
     checkpoint = run.last_checkpoint() if resume else None
-    if checkpoint is not None:
-        # Model and optimizer state as the last finished epoch left them.
-        model = load_recommender(checkpoint)
-        optimizer = model.optimizer
-    else:
-        try:
-            model = build_model(config, dataset, features, present, content)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"{config_path}: {e}") from None
-        optimizer = keras.optimizers.Adam(config["learning_rate"])
-    model.compile(optimizer=optimizer, jit_compile=config["jit_compile"])
-    if resume:
+    with distribution.scope():
+        if checkpoint is not None:
+            # Model and optimizer state as the last finished epoch left them.
+            model = load_recommender(checkpoint)
+            optimizer = model.optimizer
+        else:
+            try:
+                model = build_model(config, dataset, features, present, content)
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"{config_path}: {e}") from None
+            optimizer = keras.optimizers.Adam(config["learning_rate"])
+        model.compile(optimizer=optimizer, jit_compile=config["jit_compile"])
+    if writes and resume:
         run.truncate_log(state["epochs_done"])
-    else:
+    elif writes:
         run.begin({**config, **paths})
 
     batches = bpr_num_batches(dataset, config["batch_size"])
     epochs = range(state["epochs_done"], config["epochs"])
-    triples = bpr_triples(
-        dataset,
-        config["batch_size"],
-        seed=config["seed"],
-        epochs=epochs,
-        # A model that reads histories trains on each positive's history.
-        history_length=getattr(model, "history_length", 0),
-        history_horizon=getattr(model, "history_horizon", 1),
-    )
-    recorder = _RunRecorder(run, state, config)
+
+    def global_batches():
+        triples = bpr_triples(
+            dataset,
+            config["batch_size"],
+            seed=config["seed"],
+            epochs=epochs,
+            # A model that reads histories trains on each positive's history.
+            history_length=getattr(model, "history_length", 0),
+            history_horizon=getattr(model, "history_horizon", 1),
+        )
+        return triples if content is None else content.attach(triples)
+
+    recorder = _RunRecorder(run, state, config, writes)
     callbacks = [
         RankingEvaluation(dataset, content=content),  # writes the logs the recorder reads
         recorder,
-        keras.callbacks.TensorBoard(run.tensorboard_dir),
     ]
+    if writes:
+        callbacks.append(keras.callbacks.TensorBoard(run.tensorboard_dir))
+    fit_options = {
+        "epochs": config["epochs"],
+        "initial_epoch": state["epochs_done"],
+        "steps_per_epoch": batches,
+        "callbacks": callbacks,
+        "verbose": verbose,
+    }
     try:
-        model.fit(
-            triples if content is None else content.attach(triples),
-            epochs=config["epochs"],
-            initial_epoch=state["epochs_done"],
-            steps_per_epoch=batches,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,
-        )
+        if uses_fit(distribution):
+            model.fit(global_batches(), shuffle=False, **fit_options)
+        else:
+            batches_of_workers = distributed_batches(distribution, global_batches)
+            fit_distributed(model, distribution, batches_of_workers, **fit_options)
     except BaseException:
-        if not resume and recorder.state["epochs_done"] == 0:
+        if writes and not resume and recorder.state["epochs_done"] == 0:
             run.remove()
         raise
     return run.path
@@ -230,7 +265,8 @@ def _is_complete(state: dict, config: dict) -> bool:
 
 
 class _RunRecorder(keras.callbacks.Callback):
-    """Model selection, early stopping and the run's files, at the end of each epoch.
+    """Model selection, early stopping and the run's files, at the end of each epoch
+    (the files only where `writes`: the chief of a distributed run).
 
     Keeps `model.keras` at the epoch with the best validation Recall@20,
     stops after `patience` epochs without improvement, and writes the
@@ -238,35 +274,38 @@ class _RunRecorder(keras.callbacks.Callback):
     carries on with the same best value and patience.
     """
 
-    def __init__(self, run: RunDirectory, state: dict, config: dict):
+    def __init__(self, run: RunDirectory, state: dict, config: dict, writes: bool = True):
         super().__init__()
         self.run = run
         self.state = dict(state)
         self.config = config
+        self.writes = writes
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         value = float(logs[MONITOR])
         best = self.state.get("best_value")
         if best is None or (not math.isnan(value) and value > best):
-            self.run.save_best(self.model)
+            if self.writes:
+                self.run.save_best(self.model)
             self.state.update(best_epoch=epoch + 1, best_value=value, wait=0)
         else:
             self.state["wait"] = self.state.get("wait", 0) + 1
-        # Epochs count from 1 here, as on the console and in state.json.
-        self.run.append_log({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
-        checkpoint = self.run.save_checkpoint(self.model, epoch + 1)
         stop = self.state["wait"] >= self.config["patience"]
         done = stop or epoch + 1 >= self.config["epochs"]
         self.state.update(
             epochs_done=epoch + 1,
-            checkpoint=checkpoint,
             monitor=MONITOR,
             finished=done,
             stop_reason="early" if stop else ("epochs" if done else None),
         )
-        self.run.write_state(self.state)
-        self.run.remove_checkpoints_except(checkpoint)
+        if self.writes:
+            # Epochs count from 1 here, as on the console and in state.json.
+            self.run.append_log({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+            checkpoint = self.run.save_checkpoint(self.model, epoch + 1)
+            self.state["checkpoint"] = checkpoint
+            self.run.write_state(self.state)
+            self.run.remove_checkpoints_except(checkpoint)
         if stop:
             self.model.stop_training = True
 

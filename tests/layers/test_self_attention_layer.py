@@ -73,7 +73,9 @@ def test_masked_keys_get_exactly_zero_weight_and_empty_items_give_zeros(tokens):
 
 
 @pytest.mark.parametrize(
-    "initializer", ["glorot_uniform", keras.initializers.GlorotUniform(seed=3)], ids=str
+    "initializer",
+    ["glorot_uniform", keras.initializers.GlorotUniform(seed=3)],
+    ids=["by-name", "seeded-object"],
 )
 def test_query_key_value_start_different(initializer):
     layer = SelfAttentionLayer(4, num_heads=2, kernel_initializer=initializer)
