@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from extraction_testing import BatchCounter
 
 from mmrec_tf.cli import main
 from mmrec_tf.data import load_dataset
@@ -39,27 +40,7 @@ def test_an_interrupted_run_resumes_from_finished_chunks(demo_dir, tmp_path, mon
             demo_dir, "image", "builtin", tmp_path / "whole", chunk_size=50, progress=False
         )
     )
-    real_build = extract.build_extractor
-    calls = []
-
-    def interrupted_after_two_chunks(spec, modality):
-        extractor = real_build(spec, modality)
-        encoder = extractor.encoder
-
-        def encode(inputs, training=False):
-            calls.append(len(inputs))
-            if len(calls) == 3:
-                raise KeyboardInterrupt
-            return encoder(inputs, training=training)
-
-        extractor.encoder = type(
-            "Interrupted",
-            (),
-            {"__call__": staticmethod(encode), "weights": encoder.weights, "trainable": False},
-        )()
-        return extractor
-
-    monkeypatch.setattr(extract, "build_extractor", interrupted_after_two_chunks)
+    counter = BatchCounter(monkeypatch, interrupt_at=3)
     with pytest.raises(KeyboardInterrupt):
         extract_features(
             demo_dir,
@@ -75,7 +56,7 @@ def test_an_interrupted_run_resumes_from_finished_chunks(demo_dir, tmp_path, mon
         "chunk_00001.npy",
         "manifest.json",
     ]
-    monkeypatch.setattr(extract, "build_extractor", real_build)
+    counter.interrupt_at = None
     resumed = np.load(
         extract_features(
             demo_dir,

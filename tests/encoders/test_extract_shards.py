@@ -7,11 +7,11 @@ import shutil
 import numpy as np
 import pytest
 from cli_process import assert_clean_success, run_cli, train_cli
+from extraction_testing import BatchCounter
 
 from mmrec_tf.cli import main
 from mmrec_tf.data import load_dataset
 from mmrec_tf.data.feature_cache import FeatureCache, FeatureShard
-from mmrec_tf.encoders import extract
 from mmrec_tf.encoders.extract import extract_features
 
 # Text: the cheapest of the builtin encoders. 200 demo items in 3 shards: 66, 67 and 67.
@@ -142,27 +142,7 @@ def test_more_shards_than_items_is_an_error(demo_dir, tmp_path, capsys):
 
 
 def test_an_interrupted_shard_resumes(three_shards, demo_dir, tmp_path, monkeypatch):
-    real_build = extract.build_extractor
-    batches, interrupt_at = [], [3]
-
-    def counting_batches(spec, modality):
-        extractor = real_build(spec, modality)
-        encoder = extractor.encoder
-
-        def encode(inputs, training=False):
-            batches.append(1)
-            if len(batches) in interrupt_at:
-                raise KeyboardInterrupt
-            return encoder(inputs, training=training)
-
-        extractor.encoder = type(
-            "Counting",
-            (),
-            {"__call__": staticmethod(encode), "weights": encoder.weights, "trainable": False},
-        )()
-        return extractor
-
-    monkeypatch.setattr(extract, "build_extractor", counting_batches)
+    counter = BatchCounter(monkeypatch, interrupt_at=3)
     shard, out = FeatureShard(1, 3), tmp_path / "features"
 
     def extract_shard():  # 67 items: chunks (and batches) of 20, 20, 20 and 7
@@ -186,9 +166,9 @@ def test_an_interrupted_shard_resumes(three_shards, demo_dir, tmp_path, monkeypa
         "manifest.json",
     ]
     assert not (out / ".text.partial").exists()  # an unsharded run's is another folder
-    interrupt_at.clear()
+    counter.interrupt_at = None
     resumed = np.load(extract_shard())
-    assert len(batches) == 3 + 2  # the two finished chunks were not encoded again
+    assert counter.batches == 3 + 2  # the two finished chunks were not encoded again
     reference = FeatureCache(three_shards).features_path(MODALITY, shard)
     np.testing.assert_allclose(resumed, np.load(reference), atol=1e-6)
     assert not partial.exists()
