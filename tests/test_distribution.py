@@ -98,6 +98,8 @@ def test_two_workers_train_as_one_process_and_only_the_chief_writes(workspace, o
     chief, other = (assert_clean_success(result) for result in results)
     assert "best epoch" in chief
     assert "the chief writes" in other
+    # Every worker shows each epoch's validation, as `fit` does.
+    assert "Epoch 3/3 - loss: " in other and "val_recall@20: " in other
     # Worker 1 was given its own --out to show that it writes nothing at all.
     assert not runs[1].exists()
     config = json.loads((runs[0] / "config.json").read_text())

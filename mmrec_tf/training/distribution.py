@@ -126,6 +126,8 @@ def fit_distributed(
         # Each replica's loss was divided by the replica count: their sum is the mean.
         return strategy.reduce("SUM", losses, axis=None)
 
+    if verbose:
+        callbacks = [*callbacks, _EpochLine(epochs)]
     callback_list = keras.callbacks.CallbackList(callbacks, model=model, verbose=verbose)
     iterator = iter(batches)
     model.stop_training = False
@@ -145,9 +147,6 @@ def fit_distributed(
             ) from None
         logs = {"loss": total / steps_per_epoch}
         callback_list.on_epoch_end(epoch, logs)
-        if verbose:
-            shown = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-            print(f"Epoch {epoch + 1}/{epochs} - {shown}", flush=True)
         if model.stop_training:
             break
     callback_list.on_train_end()
@@ -159,6 +158,19 @@ def fit_distributed(
     # No worker leaves while the chief still writes the last epoch: TensorFlow's
     # coordination service reports a worker that left early as a crash.
     barrier()
+
+
+class _EpochLine(keras.callbacks.Callback):
+    """One line per epoch, as `fit(verbose=2)` prints it: the loss and what the
+    callbacks before this one added (the validation metrics)."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = " - ".join(f"{name}: {value:.4f}" for name, value in (logs or {}).items())
+        print(f"Epoch {epoch + 1}/{self.epochs} - {shown}", flush=True)
 
 
 def _tf_config() -> dict:
