@@ -395,7 +395,7 @@ def _train_command(commands, common) -> None:
 
 def _train(args) -> int:
     from mmrec_tf.training import RunDirectory, load_config, train
-    from mmrec_tf.training.distribution import is_chief
+    from mmrec_tf.training.distribution import is_chief, leave_together
 
     try:
         run = train(
@@ -424,14 +424,14 @@ def _train(args) -> int:
         print(_training_outcome(RunDirectory(run).state()))
         print(f"the run is in {run}; its best model is {run / 'model.keras'}")
     if strategy == "multi-worker":
-        _silence_standard_error()
+        leave_together(before_leaving=_silence_standard_error)
     return 0
 
 
 def _silence_standard_error() -> None:
-    """Points descriptor 2 at /dev/null for the rest of a finished multi-worker run: the
-    workers leave one by one, and TensorFlow's coordination agent logs the first to
-    leave as a crash, or a failed heartbeat to it, though all work is done."""
+    """Points descriptor 2 at /dev/null for the rest of a finished multi-worker run:
+    TensorFlow logs the workers' leaving (the chief's coordination service gone, a
+    worker's heartbeat missing) as errors, though all work is done."""
     sys.stdout.flush()
     sys.stderr.flush()
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 
 import pytest
 from cli_process import assert_clean_success, mmrec_tf_command, train_cli
@@ -166,3 +167,50 @@ def _environment():
     environment = dict(os.environ)
     environment.pop("TF_CPP_MIN_LOG_LEVEL", None)
     return environment
+
+
+LEAVE = """
+import json, os, time
+from mmrec_tf.training.distribution import leave_together, make_strategy
+
+strategy = make_strategy("multi-worker")
+index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+
+def before_leaving():
+    if index == 1:
+        time.sleep(3)  # a worker slower than the chief to finish
+    print("ready", time.time(), flush=True)
+
+leave_together(before_leaving)
+print("left", time.time(), flush=True)
+"""
+
+
+def test_no_worker_leaves_before_every_worker_is_ready_to(tmp_path):
+    # The chief's process hosts TensorFlow's coordination service: had it left while
+    # worker 1 still ran, worker 1 would log the lost service as an error (the CI
+    # failure this barrier fixes).
+    workers = [f"localhost:{port}" for port in _free_ports(2)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", LEAVE],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={
+                **_environment(),
+                "TF_CONFIG": json.dumps(
+                    {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+                ),
+            },
+        )
+        for index in range(2)
+    ]
+    times = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+        times.append({line.split()[0]: float(line.split()[1]) for line in stdout.splitlines()})
+    chief, worker = times
+    assert chief["left"] >= worker["ready"]
+    assert worker["ready"] - chief["ready"] > 2.5  # the wait was needed

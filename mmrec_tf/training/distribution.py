@@ -173,6 +173,28 @@ class _EpochLine(keras.callbacks.Callback):
         print(f"Epoch {epoch + 1}/{self.epochs} - {shown}", flush=True)
 
 
+def leave_together(before_leaving=None) -> None:
+    """For the end of a finished multi-worker run: calls `before_leaving()` and then
+    waits, at a barrier of TensorFlow's coordination service, until every worker has
+    done the same, so that no process leaves while another still runs it.
+
+    The chief hosts the coordination service: a worker still alive when the chief's
+    process ends logs the lost service as an error, though all work is done. With
+    `before_leaving` silencing those logs, every worker's output ends clean. A worker
+    gone before reaching the barrier (the run's files are complete by then) only
+    ends the wait early."""
+    from tensorflow.python.eager import context  # the barrier has no public API
+
+    if before_leaving is not None:
+        before_leaving()
+    try:
+        context.context().wait_at_barrier(
+            "mmrec-tf: training finished", COLLECTIVE_TIMEOUT_SECONDS * 1000
+        )
+    except tf.errors.OpError:
+        pass
+
+
 def _tf_config() -> dict:
     raw = os.environ.get("TF_CONFIG")
     if not raw:
