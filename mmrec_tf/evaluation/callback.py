@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from mmrec_tf.evaluation.protocol import evaluate_ranking
+from mmrec_tf.evaluation.protocol import evaluate_ranking, history_scorer
 
 
 class RankingEvaluation(keras.callbacks.Callback):
@@ -41,7 +41,7 @@ class RankingEvaluation(keras.callbacks.Callback):
             # Frozen encoders' rows are as they were: only the training ones move.
             self.model.refresh_content(self.content, include_frozen=False)
         results = evaluate_ranking(
-            self.model.score_users,
+            history_scorer(self.model, self.dataset),
             self.dataset,
             self.split,
             ks=self.ks,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import tensorflow as tf
 
 from mmrec_tf.data.dataset import MultimodalDataset
 from mmrec_tf.data.histories import Sequences
@@ -22,6 +23,8 @@ from mmrec_tf.evaluation.metrics import (
 MASKS = ("train", "train+valid")
 HISTORIES = ("train", "train+valid")
 DEFAULT_KS = (10, 20, 50)
+# The most scores one batch of users holds at once (float32: 256 MB).
+SCORES_PER_BATCH = 1 << 26
 
 
 def evaluate_ranking(
@@ -37,7 +40,10 @@ def evaluate_ranking(
 ) -> dict[str, float]:
     """Ranks every item for every user with held-out items in `split`.
 
-    `score_users(user_indices)` returns scores [len(users), num_items]. Items
+    `score_users(user_indices)` returns scores [len(users), num_items], a NumPy
+    array or a tensor; seen items are masked and the top K taken in
+    TensorFlow, where the scores are (a tensor on a GPU stays there: only
+    [users, K] indices reach the host), a batch of users at a time. Items
     the user interacted with in training are never recommended (`mask="train"`,
     MMRec's runner); with `mask="train+valid"` (the default) their validation
     items are left out too when testing. Users without held-out items are
@@ -57,14 +63,16 @@ def evaluate_ranking(
     users = np.unique(held_users)
     if len(users) == 0:
         raise ValueError(f"no user has {split} interactions")
-    largest_k = max(max(ks), beyond_accuracy_k)
+    largest_k = min(max(max(ks), beyond_accuracy_k), dataset.num_items)
     top_k = np.empty((len(users), largest_k), np.int64)
-    for start in range(0, len(users), batch_size):
-        batch = users[start : start + batch_size]
-        scores = np.array(score_users(batch), dtype=np.float32, copy=True)
+    # Users per batch: at most `batch_size`, and few enough that a batch's scores
+    # fit in SCORES_PER_BATCH (a million items: 64 users, 256 MB).
+    rows_per_batch = max(1, min(batch_size, SCORES_PER_BATCH // dataset.num_items))
+    for start in range(0, len(users), rows_per_batch):
+        batch = users[start : start + rows_per_batch]
         rows, cols = _rows_of(seen_users, seen_items, batch)
-        scores[rows, cols] = -np.inf
-        top_k[start : start + len(batch)] = _top_k(scores, largest_k)
+        best = _unseen_top_k(score_users(batch), rows, cols, largest_k)
+        top_k[start : start + len(batch)] = best.numpy()
     positions, held = _rows_of(held_users, held_items, users)
     relevant = np.split(held, np.flatnonzero(np.diff(positions)) + 1)
     hits = hits_of(top_k, relevant)
@@ -97,7 +105,8 @@ def history_scorer(model, dataset: MultimodalDataset, history: str = "train", sp
     if history not in HISTORIES:
         raise ValueError(f"history must be one of {HISTORIES}. Received: history={history!r}")
     if history == "train":
-        return model.score_users
+        # A model's scores where it computed them, when it can give them so.
+        return getattr(model, "scores_on_device", model.score_users)
     if split != "test":
         raise ValueError(
             "history train+valid is for the test split: on valid, the held-out items "
@@ -129,10 +138,11 @@ def _rows_of(users, items, chosen):
     return np.repeat(np.arange(len(chosen)), counts), items[index]
 
 
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best scores per row, best first; ties broken by lower item index."""
-    k = min(k, scores.shape[1])
-    candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    candidate_scores = np.take_along_axis(scores, candidates, axis=1)
-    order = np.lexsort((candidates, -candidate_scores), axis=1)
-    return np.take_along_axis(candidates, order, axis=1)
+@tf.function(reduce_retracing=True)
+def _unseen_top_k(scores, rows, cols, k):
+    """Indices [batch, k] of each row's k best scores once the (rows, cols) entries
+    are left out, best first; ties go to the lower item index (`tf.math.top_k`)."""
+    scores = tf.cast(scores, tf.float32)
+    seen = tf.stack([tf.cast(rows, tf.int64), tf.cast(cols, tf.int64)], axis=1)
+    excluded = tf.fill(tf.shape(seen)[:1], tf.constant(-np.inf, tf.float32))
+    return tf.math.top_k(tf.tensor_scatter_nd_update(scores, seen, excluded), k).indices

@@ -9,6 +9,7 @@ from keras import ops
 from mmrec_tf.data.histories import PADDING, Sequences, checked_histories, latest_known
 from mmrec_tf.layers.history_encoder import HistoryEncoder
 from mmrec_tf.models.multimodal_recommender import MultimodalRecommender
+from mmrec_tf.models.recommender import rows_of
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
@@ -104,20 +105,22 @@ class HistoryRecommender(MultimodalRecommender):
 
     def encode_histories(self, histories, items, user_indices=None, training=None):
         """User vectors [batch, d] from histories (int [batch, L], −1 pads) and the
-        item vectors `items` [num_items, d]."""
+        item vectors: `items` [num_items, d], or a function from item indices to
+        their vectors (`batch_vectors`' `item_rows`)."""
         histories = ops.convert_to_tensor(histories, "int32")
         present = histories != PADDING
-        tokens = ops.take(items, ops.maximum(histories, 0), axis=0)
+        item_rows = items if callable(items) else rows_of(items)
+        tokens = item_rows(ops.maximum(histories, 0))
         users = self.history_encoder(tokens, mask=present, training=training)
         if self.use_user_ids and user_indices is not None:
             users = users + ops.take(self.user_embedding, user_indices, axis=0)
         return users
 
-    def batch_users(self, users, items, inputs, training=None):
+    def batch_users(self, user_rows, item_rows, inputs, training=None):
         histories = inputs.get("history")
         if histories is None:  # a batch without histories: the stored ones
             histories = ops.take(self.stored_histories, inputs["user_index"], axis=0)
-        return self.encode_histories(histories, items, inputs["user_index"], training)
+        return self.encode_histories(histories, item_rows, inputs["user_index"], training)
 
     def _score(self, user_indices):
         _, items = self.user_item_vectors(training=False)

@@ -16,7 +16,7 @@ from mmrec_tf.layers.masked_mean_fusion import MaskedMeanFusion
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
 from mmrec_tf.layers.stored_graph import StoredGraph
 from mmrec_tf.layers.weighted_average_fusion import WeightedAverageFusion
-from mmrec_tf.models.recommender import Recommender
+from mmrec_tf.models.recommender import Recommender, rows_of
 
 FUSIONS = ("attention", "concat", "weighted_average")
 GRAPHS = ("lightgcn", "attention")
@@ -328,8 +328,13 @@ class MultimodalRecommender(Recommender):
             self.features[modality].assign(values)
 
     def batch_vectors(self, inputs, training=None):
+        if self.items_stand_alone:
+            # Only the batch's items: a step's cost does not grow with the catalogue.
+            return rows_of(self.user_embedding), functools.partial(
+                self.item_vectors_at, training=training
+            )
         if not self.encoders or "content" not in inputs:
-            return self.user_item_vectors(training=training)
+            return super().batch_vectors(inputs, training=training)
         content = inputs["content"]
         index = ops.expand_dims(ops.cast(content["item_index"], "int32"), -1)
         tables = {}
@@ -346,7 +351,30 @@ class MultimodalRecommender(Recommender):
                 )
             # Gradients reach the encoder through this batch's items only.
             tables[modality] = ops.scatter_update(ops.stop_gradient(stored), index, fresh)
-        return self.user_item_vectors(training=training, features=tables)
+        users, items = self.user_item_vectors(training=training, features=tables)
+        return rows_of(users), rows_of(items)
+
+    @property
+    def items_stand_alone(self) -> bool:
+        """Whether an item's vector depends on that item alone (its ID and stored
+        content): no graph mixes items, no encoder runs in the step."""
+        return not (self.num_graph_layers or self.num_item_graph_edges or self.encoders)
+
+    def item_vectors_at(self, indices, training=None):
+        """The vectors [..., embedding_dim] of the items `indices` (int, any shape)
+        when `items_stand_alone`: the same rows as `user_item_vectors`' item
+        table, computed for these items only."""
+        if not self.items_stand_alone:
+            raise ValueError("the model's items depend on each other (graphs or encoders)")
+        flat = ops.reshape(indices, (-1,))
+        vectors = 0.0
+        if self.modalities:
+            features = {m: ops.take(self.features[m], flat, axis=0) for m in self.modalities}
+            present = {m: ops.take(self.present[m], flat, axis=0) for m in self.modalities}
+            vectors = self.fuse_content(features, present, training=training)
+        if self.use_ids:
+            vectors = vectors + ops.take(self.item_embedding, flat, axis=0)
+        return ops.reshape(vectors, (*ops.shape(indices), self.embedding_dim))
 
     def content_vectors(self, training=None, features=None):
         """[num_items, embedding_dim] from the items' modalities (zeros without content).

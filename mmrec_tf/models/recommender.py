@@ -77,28 +77,36 @@ class Recommender(keras.Model):
         raise NotImplementedError
 
     def batch_vectors(self, inputs, training=None):
-        """User and item vectors for a training or scoring batch; subclasses whose
-        vectors depend on the batch (content encoded in the step) override it."""
-        return self.user_item_vectors(training=training)
+        """`(user_rows, item_rows)` for a training or scoring batch: functions from
+        index tensors (any shape) to those users' or items' vectors [..., d].
 
-    def batch_users(self, users, items, inputs, training=None):
-        """The vectors [batch, d] of a batch's users: their rows of `users`; a model
-        that reads histories encodes `inputs["history"]` instead."""
-        return ops.take(users, inputs["user_index"], axis=0)
+        By default, rows of `user_item_vectors`. Subclasses override it where a
+        batch needs less (items whose vectors depend on nothing but themselves:
+        only the batch's rows are computed, so a step costs the same whatever
+        the catalogue's size) or more (content encoded in the step).
+        """
+        users, items = self.user_item_vectors(training=training)
+        return rows_of(users), rows_of(items)
+
+    def batch_users(self, user_rows, item_rows, inputs, training=None):
+        """The vectors [batch, d] of a batch's users: their rows; a model that reads
+        histories encodes `inputs["history"]` from `item_rows` instead."""
+        return user_rows(inputs["user_index"])
 
     def call(self, inputs, training=None):
-        users, items = self.batch_vectors(inputs, training=training)
-        user = self.batch_users(users, items, inputs, training=training)
+        user_rows, item_rows = self.batch_vectors(inputs, training=training)
+        user = self.batch_users(user_rows, item_rows, inputs, training=training)
         scores = {}
         for key in ("positive_item", "negative_item", "item_index"):
             if key in inputs:
-                item = ops.take(items, inputs[key], axis=0)
+                item = item_rows(inputs[key])
                 scores[key] = ops.sum(user * item, axis=-1)
                 if training:
                     scores[f"{key}_norm"] = ops.sum(ops.square(item), axis=-1)
         if training:
             scores["user_norm"] = ops.sum(ops.square(user), axis=-1)
             if self.loss_name == "softmax":
+                items = item_rows(ops.arange(self.num_items))
                 scores["catalogue"] = ops.matmul(user, ops.transpose(items))
         return scores
 
@@ -124,9 +132,13 @@ class Recommender(keras.Model):
         Runs as one `tf.function`, XLA-compiled when the model was compiled
         with `jit_compile=True`: evaluation calls this every epoch.
         """
+        return self.scores_on_device(user_indices).numpy()
+
+    def scores_on_device(self, user_indices):
+        """`score_users` as a tensor on the model's device: evaluation takes the top K
+        there rather than copying a users × catalogue matrix to the host."""
         function = self._compiled("_scoring_function", self._score)
-        indices = np.asarray(user_indices, np.int32)
-        return function(ops.convert_to_tensor(indices)).numpy()
+        return function(ops.convert_to_tensor(np.asarray(user_indices, np.int32)))
 
     def _compiled(self, name: str, method):
         """`method` as a `tf.function` kept under `name`, XLA-compiled when the model
@@ -154,3 +166,8 @@ class Recommender(keras.Model):
             "temperature": self.temperature,
             **super().get_config(),
         }
+
+
+def rows_of(table):
+    """The function from indices (any shape) to their rows of `table` [n, d]."""
+    return lambda indices: ops.take(table, indices, axis=0)

@@ -81,3 +81,29 @@ def test_most_popular_reproduces_the_published_protocol_figures(ml100k_dir):
     results = evaluate_ranking(lambda users: np.tile(counts, (len(users), 1)), dataset)
     assert round(results["recall@20"], 4) == 0.0965
     assert round(results["ndcg@20"], 4) == 0.0807
+
+
+def test_batches_and_tensor_scores_rank_as_one_numpy_matrix(ml100k_dir, monkeypatch):
+    import tensorflow as tf
+
+    from mmrec_tf.evaluation import protocol
+
+    dataset = load_dataset(ml100k_dir)
+    # Many ties (rounded scores): the lower item index must win in every batch.
+    shape = (dataset.num_users, dataset.num_items)
+    table = np.round(np.random.default_rng(0).normal(size=shape), 1)
+    whole = evaluate_ranking(lambda users: table[users], dataset)
+    monkeypatch.setattr(protocol, "SCORES_PER_BATCH", 5 * dataset.num_items)  # 5 users a batch
+    batched = evaluate_ranking(lambda users: tf.constant(table[users], tf.float32), dataset)
+    assert batched == whole
+    # The NumPy reference: ties to the lower index, seen (train + valid) items never ranked.
+    seen_users, seen_items = dataset.interaction_pairs(["train", "valid"])
+    held_users, held_items = dataset.interaction_pairs(["test"])
+    masked = table.astype(np.float32)
+    masked[seen_users, seen_items] = -np.inf
+    recalls = []
+    for user in np.unique(held_users):
+        top = np.lexsort((np.arange(dataset.num_items), -masked[user]))[:20]
+        relevant = held_items[held_users == user]
+        recalls.append(np.isin(top, relevant).sum() / len(relevant))
+    assert whole["recall@20"] == pytest.approx(np.mean(recalls), abs=1e-9)

@@ -54,6 +54,31 @@ def test_content_beats_ids_alone(demo):
     assert _train(multimodal, dataset) > 1.05 * _train(ids_only, dataset)
 
 
+@pytest.mark.parametrize("fusion", ["attention", "concat", "weighted_average"])
+def test_items_without_graphs_are_computed_for_the_batch_alone(demo, fusion):
+    dataset, features, present = demo
+    model = MultimodalRecommender.from_dataset(
+        dataset, features, present, embedding_dim=8, num_graph_layers=0, fusion=fusion
+    )
+    assert model.items_stand_alone
+    _, items = model.user_item_vectors(training=False)
+    indices = np.array([[3, 0, 199], [7, 7, 42]], np.int32)
+    np.testing.assert_allclose(
+        model.item_vectors_at(indices).numpy(), items.numpy()[indices], rtol=1e-5, atol=1e-6
+    )
+    # Scoring a batch through the batch path gives the full ranking's scores.
+    users = np.array([0, 5, 9], np.int32)
+    batch = model({"user_index": users, "item_index": indices[0]}, training=False)
+    full = model.score_users(users)
+    np.testing.assert_allclose(
+        batch["item_index"].numpy(), full[np.arange(3), indices[0]], rtol=1e-5, atol=1e-6
+    )
+    with_graph = MultimodalRecommender.from_dataset(dataset, features, present, embedding_dim=8)
+    assert not with_graph.items_stand_alone
+    with pytest.raises(ValueError, match="depend on each other"):
+        with_graph.item_vectors_at(indices)
+
+
 def test_missing_modalities_are_masked(demo):
     dataset, features, present = demo
     model = MultimodalRecommender.from_dataset(dataset, features, present, embedding_dim=8)
