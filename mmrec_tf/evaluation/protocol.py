@@ -37,6 +37,8 @@ def evaluate_ranking(
     item_features: np.ndarray | None = None,
     beyond_accuracy_k: int = 20,
     batch_size: int = 1024,
+    sample_users: int | None = None,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Ranks every item for every user with held-out items in `split`.
 
@@ -47,7 +49,9 @@ def evaluate_ranking(
     the user interacted with in training are never recommended (`mask="train"`,
     MMRec's runner); with `mask="train+valid"` (the default) their validation
     items are left out too when testing. Users without held-out items are
-    skipped.
+    skipped. `sample_users` evaluates that many of them, drawn uniformly
+    without replacement under `seed` (for catalogues too large to rank for
+    everyone each epoch); all of them when None or when there are fewer.
 
     Returns a flat dict: `recall@K`, `ndcg@K`, `precision@K`, `hit@K` for each
     K, averaged over users; and, for `beyond_accuracy_k`, `coverage@K`,
@@ -63,6 +67,10 @@ def evaluate_ranking(
     users = np.unique(held_users)
     if len(users) == 0:
         raise ValueError(f"no user has {split} interactions")
+    if sample_users is not None and sample_users < len(users):
+        if sample_users < 1:
+            raise ValueError(f"sample_users must be ≥ 1. Received: {sample_users}")
+        users = np.sort(np.random.default_rng(seed).choice(users, sample_users, replace=False))
     largest_k = min(max(max(ks), beyond_accuracy_k), dataset.num_items)
     top_k = np.empty((len(users), largest_k), np.int64)
     # Users per batch: at most `batch_size`, and few enough that a batch's scores
@@ -105,8 +113,8 @@ def history_scorer(model, dataset: MultimodalDataset, history: str = "train", sp
     if history not in HISTORIES:
         raise ValueError(f"history must be one of {HISTORIES}. Received: history={history!r}")
     if history == "train":
-        # A model's scores where it computed them, when it can give them so.
-        return getattr(model, "scores_on_device", model.score_users)
+        # Trainable recommenders compute their item side once for all batches.
+        return model.ranking_scorer() if hasattr(model, "ranking_scorer") else model.score_users
     if split != "test":
         raise ValueError(
             "history train+valid is for the test split: on valid, the held-out items "

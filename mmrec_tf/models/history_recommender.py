@@ -122,8 +122,8 @@ class HistoryRecommender(MultimodalRecommender):
             histories = ops.take(self.stored_histories, inputs["user_index"], axis=0)
         return self.encode_histories(histories, item_rows, inputs["user_index"], training)
 
-    def _score(self, user_indices):
-        _, items = self.user_item_vectors(training=False)
+    def _rank(self, tables, user_indices):
+        _, items = tables
         histories = ops.take(self.stored_histories, user_indices, axis=0)
         users = self.encode_histories(histories, items, user_indices)
         return ops.matmul(users, ops.transpose(items))

@@ -20,6 +20,8 @@ from mmrec_tf.models.recommender import Recommender, rows_of
 
 FUSIONS = ("attention", "concat", "weighted_average")
 GRAPHS = ("lightgcn", "attention")
+# Items whose vectors `inference_vectors` computes at once when items stand alone.
+ITEMS_PER_CHUNK = 1 << 16
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
@@ -252,10 +254,13 @@ class MultimodalRecommender(Recommender):
         """
         features = features or {}
         present = present or {m: np.abs(f).sum(axis=1) > 0 for m, f in features.items()}
-        users, items = dataset.interactions(split)
-        graph = normalize_adjacency(
-            interaction_graph(users, items, dataset.num_users, dataset.num_items)
-        )
+        num_graph_layers = kwargs.pop("num_graph_layers", 2)
+        graph = None
+        if num_graph_layers:
+            users, items = dataset.interactions(split)
+            graph = normalize_adjacency(
+                interaction_graph(users, items, dataset.num_users, dataset.num_items)
+            )
         item_graph = None
         if item_graph_k and not features:
             raise ValueError(
@@ -271,7 +276,6 @@ class MultimodalRecommender(Recommender):
             ]
             total = functools.reduce(tf.sparse.add, graphs)
             item_graph = tf.sparse.map_values(lambda v: v / len(graphs), total)
-        num_graph_layers = kwargs.pop("num_graph_layers", 2)
         model = cls(
             dataset.num_users,
             dataset.num_items,
@@ -375,6 +379,19 @@ class MultimodalRecommender(Recommender):
         if self.use_ids:
             vectors = vectors + ops.take(self.item_embedding, flat, axis=0)
         return ops.reshape(vectors, (*ops.shape(indices), self.embedding_dim))
+
+    def inference_vectors(self):
+        if not self.items_stand_alone:
+            return super().inference_vectors()
+        # The content tower over a whole catalogue at once holds several
+        # [num_items, modalities, d] activations (GBs for a million items): in
+        # chunks, only the result is whole.
+        rows = self._compiled("_item_rows_function", self.item_vectors_at)
+        chunks = [
+            rows(np.arange(start, min(start + ITEMS_PER_CHUNK, self.num_items), dtype=np.int32))
+            for start in range(0, self.num_items, ITEMS_PER_CHUNK)
+        ]
+        return ops.convert_to_tensor(self.user_embedding), ops.concatenate(chunks, axis=0)
 
     def content_vectors(self, training=None, features=None):
         """[num_items, embedding_dim] from the items' modalities (zeros without content).

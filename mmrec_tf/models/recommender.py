@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -132,13 +134,23 @@ class Recommender(keras.Model):
         Runs as one `tf.function`, XLA-compiled when the model was compiled
         with `jit_compile=True`: evaluation calls this every epoch.
         """
-        return self.scores_on_device(user_indices).numpy()
-
-    def scores_on_device(self, user_indices):
-        """`score_users` as a tensor on the model's device: evaluation takes the top K
-        there rather than copying a users × catalogue matrix to the host."""
         function = self._compiled("_scoring_function", self._score)
-        return function(ops.convert_to_tensor(np.asarray(user_indices, np.int32)))
+        return function(ops.convert_to_tensor(np.asarray(user_indices, np.int32))).numpy()
+
+    def ranking_scorer(self):
+        """A function from user indices to their scores [n, num_items], for ranking
+        many batches of users while the weights stay as they are (evaluation).
+
+        The item side (and all it needs: content tower, graphs) is computed once,
+        when the scorer is made, instead of at every call as in `score_users`;
+        the scores stay a tensor on the model's device, where evaluation takes
+        the top K, rather than a users × catalogue matrix copied to the host.
+        """
+        tables = self.inference_vectors()
+        rank = self._compiled("_ranking_function", self._rank)
+        return lambda user_indices: rank(
+            tables, ops.convert_to_tensor(np.asarray(user_indices, np.int32))
+        )
 
     def _compiled(self, name: str, method):
         """`method` as a `tf.function` kept under `name`, XLA-compiled when the model
@@ -153,8 +165,19 @@ class Recommender(keras.Model):
             object.__setattr__(self, name, cached)
         return cached[1]
 
+    def inference_vectors(self):
+        """`user_item_vectors(training=False)`: every user's and item's vector
+        ([num_users, d], [num_items, d]), compiled as `score_users` is; what
+        ranking and export read."""
+        inference = functools.partial(self.user_item_vectors, training=False)
+        return self._compiled("_inference_vectors_function", inference)()
+
     def _score(self, user_indices):
-        users, items = self.user_item_vectors(training=False)
+        return self._rank(self.user_item_vectors(training=False), user_indices)
+
+    def _rank(self, tables, user_indices):
+        """Scores [n, num_items] of the users `user_indices` from `inference_vectors()`."""
+        users, items = tables
         return ops.matmul(ops.take(users, user_indices, axis=0), ops.transpose(items))
 
     def get_config(self):

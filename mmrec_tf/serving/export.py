@@ -189,7 +189,7 @@ def export_recommender(
     """
     import keras
 
-    users, items = model.user_item_vectors(training=False)
+    users, items = model.inference_vectors()
     users, items = keras.ops.convert_to_numpy(users), keras.ops.convert_to_numpy(items)
     if users.shape[0] != dataset.num_users or items.shape[0] != dataset.num_items:
         raise ValueError(

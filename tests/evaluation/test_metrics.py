@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -107,3 +108,28 @@ def test_batches_and_tensor_scores_rank_as_one_numpy_matrix(ml100k_dir, monkeypa
         relevant = held_items[held_users == user]
         recalls.append(np.isin(top, relevant).sum() / len(relevant))
     assert whole["recall@20"] == pytest.approx(np.mean(recalls), abs=1e-9)
+
+
+def test_a_sample_of_users_is_evaluated_as_those_users_alone(ml100k_dir):
+    dataset = load_dataset(ml100k_dir)
+    _, items = dataset.interactions("train")
+    counts = np.bincount(items, minlength=dataset.num_items).astype(float)
+    scores = lambda users: np.tile(counts, (len(users), 1))  # noqa: E731
+    sample = evaluate_ranking(scores, dataset, sample_users=100, seed=3)
+    chosen = np.sort(
+        np.random.default_rng(3).choice(np.unique(dataset.interactions("test")[0]), 100, False)
+    )
+    # The same figures as evaluating only the chosen users (their held-out items alone).
+    keep = np.isin(dataset.interaction_users, chosen) | (dataset.splits != "test")
+    only = dataclasses.replace(
+        dataset,
+        interaction_users=dataset.interaction_users[keep],
+        interaction_items=dataset.interaction_items[keep],
+        splits=dataset.splits[keep],
+        ratings=None,
+        timestamps=None,
+    )
+    assert sample == pytest.approx(evaluate_ranking(scores, only))
+    assert sample != evaluate_ranking(scores, dataset)
+    with pytest.raises(ValueError, match="sample_users must be"):
+        evaluate_ranking(scores, dataset, sample_users=0)

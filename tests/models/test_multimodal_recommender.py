@@ -55,7 +55,9 @@ def test_content_beats_ids_alone(demo):
 
 
 @pytest.mark.parametrize("fusion", ["attention", "concat", "weighted_average"])
-def test_items_without_graphs_are_computed_for_the_batch_alone(demo, fusion):
+def test_items_without_graphs_are_computed_for_the_batch_alone(demo, fusion, monkeypatch):
+    from mmrec_tf.models import multimodal_recommender
+
     dataset, features, present = demo
     model = MultimodalRecommender.from_dataset(
         dataset, features, present, embedding_dim=8, num_graph_layers=0, fusion=fusion
@@ -73,6 +75,11 @@ def test_items_without_graphs_are_computed_for_the_batch_alone(demo, fusion):
     np.testing.assert_allclose(
         batch["item_index"].numpy(), full[np.arange(3), indices[0]], rtol=1e-5, atol=1e-6
     )
+    # The whole table for ranking and export, in chunks of 64 items (the last one 8).
+    monkeypatch.setattr(multimodal_recommender, "ITEMS_PER_CHUNK", 64)
+    chunked_users, chunked_items = model.inference_vectors()
+    np.testing.assert_allclose(chunked_items.numpy(), items.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(chunked_users.numpy(), model.user_embedding.numpy())
     with_graph = MultimodalRecommender.from_dataset(dataset, features, present, embedding_dim=8)
     assert not with_graph.items_stand_alone
     with pytest.raises(ValueError, match="depend on each other"):
