@@ -184,3 +184,24 @@ def _check_embed_items(demo_dir, run, saved):
         {"text": tf.constant([dataset.text[i] or "" for i in items]), "image": tf.constant(images)}
     )["item_vector"]
     np.testing.assert_allclose(vectors.numpy(), model.content_vectors().numpy()[items], atol=1e-4)
+
+
+def test_validation_users_is_null_or_a_positive_integer():
+    from mmrec_tf.training import ConfigError, check_config
+
+    assert check_config({})["validation_users"] is None
+    assert check_config({"validation_users": 5000})["validation_users"] == 5000
+    for wrong in (0, "all", 2.5):
+        with pytest.raises(ConfigError, match='"validation_users" must be an integer ≥ 1 or null'):
+            check_config({"validation_users": wrong})
+
+
+def test_the_optimizer_is_adam_or_lazy_adam():
+    from mmrec_tf.training import ConfigError, check_config
+    from mmrec_tf.training.config import OPTIMIZERS
+    from mmrec_tf.training.train import OPTIMIZER_CLASSES
+
+    assert check_config({})["optimizer"] == "adam"
+    assert set(OPTIMIZER_CLASSES) == set(OPTIMIZERS)
+    with pytest.raises(ConfigError, match='"optimizer" must be one of adam, lazy_adam'):
+        check_config({"optimizer": "sgd"})

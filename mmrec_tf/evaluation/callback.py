@@ -22,10 +22,23 @@ class RankingEvaluation(keras.callbacks.Callback):
         mask: as in `evaluate_ranking`. Defaults to `"train+valid"`.
         content: `ItemContent` of an end-to-end model: the whole catalogue is
             re-encoded (`model.refresh_content`) before each evaluation.
+        sample_users: int. Rank for this many of the split's users, the same
+            sample every epoch (`evaluate_ranking`'s `sample_users`, seed 0).
+            Defaults to None (all).
     """
 
-    def __init__(self, dataset, split="valid", ks=(20,), every=1, mask="train+valid", content=None):
+    def __init__(
+        self,
+        dataset,
+        split="valid",
+        ks=(20,),
+        every=1,
+        mask="train+valid",
+        content=None,
+        sample_users=None,
+    ):
         super().__init__()
+        self.sample_users = sample_users
         self.dataset = dataset
         self.split = split
         self.ks = tuple(ks)
@@ -47,6 +60,7 @@ class RankingEvaluation(keras.callbacks.Callback):
             ks=self.ks,
             mask=self.mask,
             beyond_accuracy_k=max(self.ks),
+            sample_users=self.sample_users,
         )
         self.history.append({"epoch": epoch + 1, **results})
         if logs is not None:

@@ -23,11 +23,14 @@ MODEL_NAMES = (
 MODALITY_NAMES = ("text", "image", "audio", "video")
 # `"strategy"`'s values (mmrec_tf.training.distribution says what each does).
 STRATEGIES = ("none", "mirrored", "multi-worker")
+# `"optimizer"`'s values: Keras's Adam, or `mmrec_tf.training.lazy_adam.LazyAdam`.
+OPTIMIZERS = ("adam", "lazy_adam")
 
 DEFAULTS = {
     "model": "MultimodalRecommender",
     "options": {},
     "modalities": None,
+    "optimizer": "adam",
     "learning_rate": 1e-3,
     "batch_size": 2048,
     "epochs": 300,
@@ -35,6 +38,9 @@ DEFAULTS = {
     "seed": 0,
     "jit_compile": True,
     "end_to_end": None,
+    # Validation users ranked after each epoch: all (null), or a fixed sample of
+    # this many for catalogues too large to rank for everyone every epoch.
+    "validation_users": None,
     # How training is spread over devices and machines (mmrec_tf.training.distribution).
     "strategy": "none",
 }
@@ -115,6 +121,14 @@ def check_config(raw, source: str = "configuration") -> dict:
         _expect(config, key, source, "", int, "an integer ≥ 1", positive=True)
     _expect(config, "seed", source, "", int, "an integer")
     _expect(config, "jit_compile", source, "", bool, "true or false")
+    if config["validation_users"] is not None:
+        expected = "an integer ≥ 1 or null"
+        _expect(config, "validation_users", source, "", int, expected, positive=True)
+    if config["optimizer"] not in OPTIMIZERS:
+        raise ConfigError(
+            f'{source}: "optimizer" must be one of {", ".join(OPTIMIZERS)}, '
+            f"found {_describe(config['optimizer'])}"
+        )
     if config["strategy"] not in STRATEGIES:
         raise ConfigError(
             f'{source}: "strategy" must be one of {", ".join(STRATEGIES)}, '

@@ -22,9 +22,12 @@ from mmrec_tf.training.distribution import (
     make_strategy,
     uses_fit,
 )
+from mmrec_tf.training.lazy_adam import LazyAdam
 from mmrec_tf.training.run_directory import RunDirectory, RunError
 
 MONITOR = "val_recall@20"
+# The configuration's `"optimizer"` (config.OPTIMIZERS) and what it builds.
+OPTIMIZER_CLASSES = {"adam": keras.optimizers.Adam, "lazy_adam": LazyAdam}
 
 
 def load_features(dataset, features_dir: str | Path, modalities=None):
@@ -210,7 +213,7 @@ def train(
                 model = build_model(config, dataset, features, present, content)
             except (TypeError, ValueError) as e:
                 raise ConfigError(f"{config_path}: {e}") from None
-            optimizer = keras.optimizers.Adam(config["learning_rate"])
+            optimizer = OPTIMIZER_CLASSES[config["optimizer"]](config["learning_rate"])
         model.compile(optimizer=optimizer, jit_compile=config["jit_compile"])
     if writes and resume:
         run.truncate_log(state["epochs_done"])
@@ -234,7 +237,8 @@ def train(
 
     recorder = _RunRecorder(run, state, config, writes)
     callbacks = [
-        RankingEvaluation(dataset, content=content),  # writes the logs the recorder reads
+        # Writes the logs the recorder reads.
+        RankingEvaluation(dataset, content=content, sample_users=config["validation_users"]),
         recorder,
     ]
     if writes:

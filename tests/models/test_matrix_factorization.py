@@ -65,6 +65,19 @@ def test_early_stopping_on_validation_recall(demo_dir):
     assert best == max(recalls)  # the best epoch's weights restored
 
 
+def test_validation_on_a_sample_of_users_ranks_those_users(demo_dir):
+    keras.utils.set_random_seed(0)
+    dataset = load_dataset(demo_dir)
+    model = MatrixFactorization(dataset.num_users, dataset.num_items, embedding_dim=8)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=True)
+    evaluation = RankingEvaluation(dataset, sample_users=40)
+    model.fit(bpr_triples(dataset, 256, seed=0), epochs=2, callbacks=[evaluation], verbose=0)
+    sample = evaluate_ranking(model.score_users, dataset, "valid", sample_users=40)
+    assert evaluation.history[-1]["recall@20"] == pytest.approx(sample["recall@20"])
+    everyone = evaluate_ranking(model.score_users, dataset, "valid")
+    assert sample["recall@20"] != everyone["recall@20"]
+
+
 def test_softmax_loss_is_the_catalogue_cross_entropy():
     model = MatrixFactorization(
         num_users=2,
