@@ -50,6 +50,26 @@ def test_non_utf8_items_file_is_reported_with_its_line(make_dataset):
         load_dataset(root)
 
 
+def test_a_bad_byte_far_down_a_file_read_as_it_goes_names_its_line(make_dataset):
+    # Past the reader's first chunks: the line is counted in the whole file.
+    root = make_dataset(_items())
+    rows = "".join(f"u{n},i{n % 3}\n" for n in range(20000))
+    (root / "interactions.csv").write_bytes(
+        ("user_id,item_id\n" + rows).encode() + b"u\xff,i0\n" + b"u,i1\n"
+    )
+    with pytest.raises(DatasetError, match=r"interactions.csv:20002: is not UTF-8 \(byte 0xff"):
+        load_dataset(root)
+
+
+def test_a_timestamp_beyond_64_bits_is_a_problem_of_its_line(make_dataset):
+    interactions = [
+        {"user_id": "u", "item_id": "i0", "timestamp": "1"},
+        {"user_id": "u", "item_id": "i1", "timestamp": str(2**63)},
+    ]
+    with pytest.raises(DatasetError, match=r"interactions.csv:3: timestamp 9223372036854775808 "):
+        load_dataset(make_dataset(_items(), interactions))
+
+
 def test_utf8_with_byte_order_mark_is_accepted(make_dataset):
     root = make_dataset(_items())
     (root / "items.csv").write_bytes("\ufeffitem_id,text\ni0,café\n".encode())
