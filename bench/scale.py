@@ -1,7 +1,7 @@
 """How training, evaluation and serving cost grow with the catalogue and the interactions.
 
 Usage: python bench/scale.py --out RESULTS.json [--sizes 1e4:1e5,1e6:1e7 ...] [--threads 2]
-       python bench/scale.py --plot RESULTS.json --figure docs/scaling.png
+       python bench/scale.py --plot RESULTS.json [MORE.json ...] --figure docs/scaling.png
 
 Synthetic data, features only (no media): items in 100 topics with
 popularity following a power law; each user takes 80% of their
@@ -201,22 +201,31 @@ def _parse_sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
-def plot(results_path: Path, figure: Path) -> None:
+def plot(results_paths: list[Path], figure: Path) -> None:
+    """Epoch, evaluation and peak memory against interactions, one line per catalogue
+    size and optimizer (`lazy_adam` solid, `adam` dashed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    results = json.loads(results_path.read_text())["results"]
+    runs = [json.loads(path.read_text()) for path in results_paths]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for num_items in sorted({r["items"] for r in results}):
-        rows = [r for r in results if r["items"] == num_items and not r.get("failed")]
-        rows.sort(key=lambda r: r["interactions"])
-        label = f"{num_items:.0e} items".replace("e+0", "e")
-        x = [r["interactions"] for r in rows]
-        axes[0].plot(x, [r["epoch_s"] for r in rows], "o-", label=label)
-        axes[1].plot(x, [r["evaluation_s"] for r in rows], "o-", label=label)
-        axes[2].plot(x, [r["peak_rss_gb"] for r in rows], "o-", label=label)
+    colours = {}
+    for run in runs:
+        style = "o-" if run["optimizer"] == "lazy_adam" else "s--"
+        results = [r for r in run["results"] if not r.get("failed")]
+        for num_items in sorted({r["items"] for r in results}):
+            rows = sorted(
+                (r for r in results if r["items"] == num_items), key=lambda r: r["interactions"]
+            )
+            x = [r["interactions"] for r in rows]
+            colour = colours.setdefault(num_items, f"C{len(colours)}")
+            label = f"{num_items:,} items, {run['optimizer']}"
+            axes[0].plot(x, [r["epoch_s"] for r in rows], style, color=colour, label=label)
+            if run["optimizer"] == "lazy_adam":
+                axes[1].plot(x, [r["evaluation_s"] for r in rows], style, color=colour)
+                axes[2].plot(x, [r["peak_rss_gb"] for r in rows], style, color=colour)
     titles = ("training epoch (s)", f"evaluation, {EVALUATED_USERS:,} users (s)", "peak RSS (GB)")
     for axis, title in zip(axes, titles, strict=True):
         axis.set_xscale("log")
@@ -224,7 +233,7 @@ def plot(results_path: Path, figure: Path) -> None:
         axis.set_title(title)
         axis.grid(True, alpha=0.3)
     axes[0].set_yscale("log")
-    axes[0].legend()
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(figure, dpi=110)
 
@@ -236,7 +245,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--graph-steps", type=int, default=0, help="time the graph model too")
     parser.add_argument("--optimizer", default="lazy_adam", choices=("adam", "lazy_adam"))
-    parser.add_argument("--plot", type=Path, help="results (JSON) to plot")
+    parser.add_argument("--plot", type=Path, nargs="+", help="results (JSON) to plot")
     parser.add_argument("--figure", type=Path, default=Path("docs/scaling.png"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
