@@ -35,8 +35,8 @@ class LazyAdam(keras.optimizers.Adam):
     >>> table = keras.Variable(np.ones((5, 2), "float32"))
     >>> optimizer = LazyAdam(learning_rate=0.1)
     >>> gradient = tf.IndexedSlices(tf.ones((1, 2)), tf.constant([3]), tf.constant([5, 2]))
-    >>> optimizer.apply_gradients([(gradient, table)])
-    >>> np.round(keras.ops.convert_to_numpy(table)[:, 0], 3).tolist()  # row 3 alone moved
+    >>> _ = optimizer.apply_gradients([(gradient, table)])
+    >>> [round(float(x), 3) for x in keras.ops.convert_to_numpy(table)[:, 0]]  # row 3 alone
     [1.0, 1.0, 1.0, 0.9, 1.0]
     """
 
