@@ -1,7 +1,7 @@
 """How training, evaluation and serving cost grow with the catalogue and the interactions.
 
 Usage: python bench/scale.py --out RESULTS.json [--sizes 1e4:1e5,1e6:1e7 ...] [--threads 2]
-       python bench/scale.py --plot RESULTS.json [MORE.json ...] --figure docs/scaling.png
+       python bench/scale.py --plot RESULTS.json [MORE.json ...] [--figure scaling.png]
 
 Synthetic data, features only (no media): items in 100 topics with
 popularity following a power law; each user takes 80% of their
@@ -239,14 +239,19 @@ def plot(results_paths: list[Path], figure: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--out", type=Path, help="where to write the results (JSON)")
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="items:interactions,...")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--graph-steps", type=int, default=0, help="time the graph model too")
+    parser.add_argument("--threads", type=int, default=2, help="TensorFlow's threads")
+    parser.add_argument(
+        "--graph-steps", type=int, default=0, help="time this many steps of the graph model too"
+    )
     parser.add_argument("--optimizer", default="lazy_adam", choices=("adam", "lazy_adam"))
     parser.add_argument("--plot", type=Path, nargs="+", help="results (JSON) to plot")
-    parser.add_argument("--figure", type=Path, default=Path("docs/scaling.png"))
+    parser.add_argument("--figure", type=Path, default=Path("scaling.png"), help="the plot")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -273,7 +278,7 @@ def main() -> int:
         print(json.dumps(results[-1]), flush=True)
         settings = {"threads": args.threads, "optimizer": args.optimizer}
         args.out.write_text(json.dumps({**settings, "results": results}, indent=1))
-    return 0
+    return 1 if any(r.get("failed") for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -462,7 +462,8 @@ def _training_outcome(state: dict) -> str:
     )
     if state.get("stop_reason") == "early":
         return f"{best}; stopped early: no improvement for {state['wait']} epoch(s)"
-    return f"{best}; ran all {state['epochs_done']} epochs"
+    done = state["epochs_done"]
+    return f"{best}; ran all {done} epoch{'s' if done != 1 else ''}"
 
 
 def _evaluate_command(commands, common) -> None:
