@@ -131,6 +131,7 @@ def _build_parser() -> argparse.ArgumentParser:
         _evaluate_command,
         _export_command,
         _recommend_command,
+        _pseudonymize_command,
         _quickstart_command,
     ):
         add_command(commands, common)
@@ -600,12 +601,20 @@ def _recommend_command(commands, common) -> None:
         "user, or one whose latest actions are newer than the model",
     )
     recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    recommend.add_argument(
+        "--key-file",
+        type=Path,
+        help="for a model trained on pseudonymised data: --user is the real id, hashed "
+        "with this key (the one `mmrec-tf pseudonymize` used) before the lookup",
+    )
     recommend.set_defaults(handler=_recommend)
 
 
 def _recommend(args) -> int:
     import tensorflow as tf
 
+    if args.key_file is not None and args.user is None:
+        raise ValueError("--key-file hashes --user; item ids (--history) are not pseudonymised")
     if args.k < 1:
         raise ValueError(f"-k must be at least 1. Received: {args.k}")
     if not args.model.exists():
@@ -637,7 +646,12 @@ def _recommend(args) -> int:
                 file=sys.stderr,
             )
     else:
-        out = served.recommend(tf.constant([args.user]), k)
+        user = args.user
+        if args.key_file is not None:
+            from mmrec_tf.data.pseudonyms import Pseudonymizer
+
+            user = Pseudonymizer.from_key_file(args.key_file).user_id(args.user)
+        out = served.recommend(tf.constant([user]), k)
         who = f"user {args.user!r}"
         if not bool(out["known_user"][0]):
             print(
@@ -656,6 +670,61 @@ def _recommend(args) -> int:
         zip(items, titles, out["score"][0].numpy(), strict=True), 1
     ):
         print(f"{rank:>3}  {score:9.4f}  {item.decode()}  {title.decode()}")
+    return 0
+
+
+def _pseudonymize_command(commands, common) -> None:
+    pseudonymize = commands.add_parser(
+        "pseudonymize",
+        parents=[common],
+        help="copy a dataset with user ids replaced by keyed hashes",
+        description="Write a copy of a dataset whose user ids are HMAC-SHA-256 pseudonyms under "
+        "a secret key you keep (the same key maps the same id the same way, so later "
+        "interactions join), optionally with coarser timestamps. Item ids, media and "
+        "everything else are copied as they are. See docs/privacy.md for what this "
+        "protects and what it does not.",
+    )
+    pseudonymize.add_argument("--data", type=Path, required=True, help="the dataset directory")
+    pseudonymize.add_argument(
+        "--key-file", type=Path, required=True, help="the secret key (hex); keep it safe"
+    )
+    pseudonymize.add_argument(
+        "--new-key",
+        action="store_true",
+        help="create the key file first (never over an existing one)",
+    )
+    pseudonymize.add_argument(
+        "--out", type=Path, required=True, help="directory to create (must not exist or be empty)"
+    )
+    pseudonymize.add_argument(
+        "--timestamp-resolution",
+        type=int,
+        metavar="SECONDS",
+        help="round timestamps down to a multiple of this (e.g. 86400: the day)",
+    )
+    pseudonymize.set_defaults(handler=_pseudonymize)
+
+
+def _pseudonymize(args) -> int:
+    from mmrec_tf.data import pseudonyms
+
+    if args.new_key:
+        # The key file is written once the dataset is: a failed run leaves neither.
+        pseudonyms.check_new_key_file(args.key_file)
+        key = pseudonyms.new_key()
+        pseudonymizer = pseudonyms.Pseudonymizer(key)
+    else:
+        pseudonymizer = pseudonyms.Pseudonymizer.from_key_file(args.key_file)
+    pseudonyms.pseudonymize_dataset(
+        args.data, pseudonymizer, args.out, timestamp_resolution=args.timestamp_resolution
+    )
+    if args.new_key:
+        pseudonyms.write_key(args.key_file, key)
+        print(
+            f"wrote a new key to {args.key_file}: keep it secret, and keep it (without it "
+            "new data cannot be pseudonymised the same way)"
+        )
+    print(f"wrote {args.out}: user ids pseudonymised with {args.key_file}")
     return 0
 
 
