@@ -539,6 +539,12 @@ def _export_command(commands, common) -> None:
         "model's users are their latest ones (default train; all: every split, for serving "
         "after the last training)",
     )
+    export.add_argument(
+        "--quantize",
+        choices=["float16", "int8"],
+        help="store the user and item vectors in 16 or 8 bits (int8: one scale per row); "
+        "the signatures stay the same (see docs/compression.md)",
+    )
     export.set_defaults(handler=_export)
 
 
@@ -575,6 +581,7 @@ def _export(args) -> int:
         seen_splits=seen,
         content_encoders=encoders,
         content_options=options,
+        quantize=args.quantize,
     )
     print(f"exported to {path}")
     if encoders:

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from mmrec_tf.data.dataset import MultimodalDataset
 from mmrec_tf.data.histories import latest_known
+from mmrec_tf.serving.vector_table import VectorTable
 
 
 class ServingTables(tf.Module):
@@ -22,13 +23,23 @@ class ServingTables(tf.Module):
     `seen_items[seen_row_splits[u]:seen_row_splits[u + 1]]`.
     """
 
-    def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity, titles):
+    def __init__(
+        self,
+        user_ids,
+        item_ids,
+        user_vectors,
+        item_vectors,
+        seen,
+        popularity,
+        titles,
+        quantize=None,
+    ):
         super().__init__(name="serving_tables")
         self.user_lookup = _id_lookup(user_ids)
         self.item_lookup = _id_lookup(item_ids)
         self.item_ids = tf.Variable(np.asarray(item_ids, object), trainable=False, name="item_ids")
-        self.user_vectors = tf.Variable(user_vectors, trainable=False, name="user_vectors")
-        self.item_vectors = tf.Variable(item_vectors, trainable=False, name="item_vectors")
+        self.user_vectors = VectorTable(user_vectors, quantize, name="user_vectors")
+        self.item_vectors = VectorTable(item_vectors, quantize, name="item_vectors")
         row_splits, items = seen
         self.seen_row_splits = tf.Variable(row_splits, trainable=False, name="seen_row_splits")
         self.seen_items = tf.Variable(items, trainable=False, name="seen_items")
@@ -39,7 +50,8 @@ class ServingTables(tf.Module):
         index = self.user_lookup.lookup(user_id)
         known = index >= 0
         index = tf.maximum(index, 0)
-        scores = tf.matmul(tf.gather(self.user_vectors, index), self.item_vectors, transpose_b=True)
+        users = self.user_vectors.rows(index)
+        scores = tf.matmul(users, self.item_vectors.dense(), transpose_b=True)
         starts = tf.gather(self.seen_row_splits, index)
         ends = tf.gather(self.seen_row_splits, index + 1)
         positions = tf.ragged.range(starts, ends)
@@ -55,7 +67,7 @@ class ServingTables(tf.Module):
         # Never a seen item: k is cut to what every user of the batch has not seen.
         seen_counts = tf.where(known, ends - starts, tf.zeros_like(starts))
         most_seen = tf.reduce_max(tf.concat([seen_counts, tf.zeros([1], tf.int64)], axis=0))
-        unseen = tf.cast(tf.shape(self.item_vectors, out_type=tf.int64)[0] - most_seen, tf.int32)
+        unseen = tf.cast(self.item_vectors.num_rows(tf.int64) - most_seen, tf.int32)
         top = tf.math.top_k(scores, tf.clip_by_value(k, 0, unseen))
         return {
             "item_id": tf.gather(self.item_ids, top.indices),
@@ -67,8 +79,8 @@ class ServingTables(tf.Module):
         users = self.user_lookup.lookup(user_id)
         items = self.item_lookup.lookup(item_id)
         scores = tf.reduce_sum(
-            tf.gather(self.user_vectors, tf.maximum(users, 0))
-            * tf.gather(self.item_vectors, tf.maximum(items, 0)),
+            self.user_vectors.rows(tf.maximum(users, 0))
+            * self.item_vectors.rows(tf.maximum(items, 0)),
             axis=-1,
         )
         unknown = (users < 0) | (items < 0)
@@ -76,7 +88,7 @@ class ServingTables(tf.Module):
 
     def embed_users(self, user_id):
         users = self.user_lookup.lookup(user_id)
-        vectors = tf.gather(self.user_vectors, tf.maximum(users, 0))
+        vectors = self.user_vectors.rows(tf.maximum(users, 0))
         return {"user_vector": tf.where(users[:, None] >= 0, vectors, tf.zeros_like(vectors))}
 
     def title(self, item_id):
@@ -89,8 +101,8 @@ class HistoryServingTables(ServingTables):
     """`ServingTables` of a model that reads histories, with `recommend_from_history`:
     its history encoder and the item vectors encode any history in the SavedModel."""
 
-    def __init__(self, history_encoder, history_length, *args):
-        super().__init__(*args)
+    def __init__(self, history_encoder, history_length, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.history_encoder = history_encoder
         self.history_length = history_length
 
@@ -99,9 +111,9 @@ class HistoryServingTables(ServingTables):
         ignored = tf.reduce_sum(tf.cast((index < 0) & (item_ids != ""), tf.int32), axis=1)
         history = latest_known(index, self.history_length)
         known = history >= 0
-        tokens = tf.gather(self.item_vectors, tf.maximum(history, 0))
+        tokens = self.item_vectors.rows(tf.maximum(history, 0))
         user = self.history_encoder(tokens, mask=known, training=False)
-        scores = tf.matmul(user, self.item_vectors, transpose_b=True)
+        scores = tf.matmul(user, self.item_vectors.dense(), transpose_b=True)
         # The history's items are seen: never recommended.
         rows = tf.cast(tf.where(known)[:, 0], tf.int32)
         scores = tf.tensor_scatter_nd_update(
@@ -118,7 +130,7 @@ class HistoryServingTables(ServingTables):
             fn_output_signature=tf.int32,
         )
         most_seen = tf.reduce_max(tf.concat([distinct, tf.zeros([1], tf.int32)], axis=0))
-        unseen = tf.shape(self.item_vectors)[0] - most_seen
+        unseen = self.item_vectors.num_rows() - most_seen
         top = tf.math.top_k(scores, tf.clip_by_value(k, 0, unseen))
         return {
             "item_id": tf.gather(self.item_ids, top.indices),
@@ -136,6 +148,7 @@ def export_recommender(
     seen_splits: Sequence[str] = ("train",),
     content_encoders: dict | None = None,
     content_options: dict | None = None,
+    quantize: str | None = None,
 ) -> Path:
     """Writes `model` (a trained `Recommender`) as a SavedModel at `path`.
 
@@ -155,6 +168,10 @@ def export_recommender(
       column (the item id when the dataset has none); "" for an unknown id.
     * `embed_users(user_id: string [B])` → `user_vector` float32 [B, d]: user vectors
       (zeros for an unknown user).
+
+    `quantize` (`"float16"` or `"int8"`, see `VectorTable`) stores the user
+    and item vectors in 16 or 8 bits (int8 with one scale per row), read back
+    as float32 inside the signatures, which stay the same.
 
     For a model that reads histories (`HistoryRecommender`), a known user's
     vector encodes their latest interactions in `seen_splits`, and:
@@ -218,6 +235,7 @@ def export_recommender(
         (row_splits, seen_items.astype(np.int32)),
         dataset.item_popularity().astype(np.float32),
         dataset.metadata.get("title", dataset.item_ids),
+        quantize=quantize,
     )
     content = None
     encoders = content_encoders or getattr(model, "encoders", None)

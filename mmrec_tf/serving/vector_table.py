@@ -1,0 +1,59 @@
+"""A SavedModel's table of vectors, stored in 32, 16 or 8 bits and read back as float32."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+# `export --quantize` choices: how a table's values are stored.
+QUANTIZATIONS = ("float16", "int8")
+
+
+class VectorTable(tf.Module):
+    """Vectors [n, d] kept as float32, float16, or int8 with one scale per row.
+
+    int8 stores each row v as q = round(v / s) with s = max|v| / 127, so
+    every entry is within s / 2 of v after `q * s` (its largest entry
+    exactly); float16 keeps 11 significant bits. Reads (`rows`, `dense`)
+    return float32, so the signatures that use the table do not change.
+
+    Example:
+    >>> table = VectorTable(np.array([[1.0, -0.5], [0.0, 0.0]], np.float32), "int8")
+    >>> table.dense().numpy().tolist()
+    [[1.0, -0.5039370059967041], [0.0, 0.0]]
+    """
+
+    def __init__(self, vectors: np.ndarray, quantize: str | None = None, name=None):
+        super().__init__(name=name)
+        if quantize is not None and quantize not in QUANTIZATIONS:
+            raise ValueError(f"quantize must be one of {QUANTIZATIONS} or None, not {quantize!r}")
+        vectors = np.asarray(vectors, np.float32)
+        self.quantize = quantize
+        self.scales = None
+        if quantize == "int8":
+            largest = np.abs(vectors).max(axis=1) if vectors.size else np.zeros(len(vectors))
+            scales = np.where(largest > 0, largest / 127.0, 1.0).astype(np.float32)
+            stored = np.round(vectors / scales[:, None]).astype(np.int8)
+            self.scales = tf.Variable(scales, trainable=False, name="scales")
+        elif quantize == "float16":
+            stored = vectors.astype(np.float16)
+        else:
+            stored = vectors
+        self.values = tf.Variable(stored, trainable=False, name="values")
+
+    def rows(self, indices):
+        """float32 vectors of the rows `indices` (any shape)."""
+        values = tf.cast(tf.gather(self.values, indices), tf.float32)
+        if self.scales is not None:
+            values *= tf.gather(self.scales, indices)[..., None]
+        return values
+
+    def dense(self):
+        """Every vector, float32 [n, d]."""
+        values = tf.cast(self.values, tf.float32)
+        if self.scales is not None:
+            values *= self.scales[:, None]
+        return values
+
+    def num_rows(self, dtype=tf.int32):
+        return tf.shape(self.values, out_type=dtype)[0]
