@@ -71,37 +71,43 @@ def load_reference_features(dataset, features_dir: Path):
     return features, present
 
 
-def run(name, dataset, features, present, seed, patience=20):
+def train_model(name, dataset, features, present, seed, patience=20):
+    """`MODELS[name]` trained as the table trains it: Adam, batch 2048, early stopping
+    on validation Recall@20 with the best epoch's weights. Returns (model, epochs)."""
     import keras
 
     from mmrec_tf import models
     from mmrec_tf.data import bpr_triples
-    from mmrec_tf.evaluation import RankingEvaluation, evaluate_ranking
+    from mmrec_tf.evaluation import RankingEvaluation
 
     class_name, options, learning_rate = MODELS[name]
     options = dict(options)
     keras.utils.set_random_seed(seed)
-    start = time.perf_counter()
-    epochs = 0
     if class_name == "MostPopular":
-        model = models.MostPopular.from_dataset(dataset)
-    else:
-        chosen = options.pop("modalities", sorted(features))
-        model = models.RECOMMENDERS[class_name].from_dataset(
-            dataset, {m: features[m] for m in chosen}, {m: present[m] for m in chosen}, **options
-        )
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
-        evaluation = RankingEvaluation(dataset)
-        stopping = keras.callbacks.EarlyStopping(
-            monitor="val_recall@20", mode="max", patience=patience, restore_best_weights=True
-        )
-        model.fit(
-            bpr_triples(dataset, 2048, seed=seed),
-            epochs=300,
-            callbacks=[evaluation, stopping],
-            verbose=0,
-        )
-        epochs = len(evaluation.history)
+        return models.MostPopular.from_dataset(dataset), 0
+    chosen = options.pop("modalities", sorted(features))
+    model = models.RECOMMENDERS[class_name].from_dataset(
+        dataset, {m: features[m] for m in chosen}, {m: present[m] for m in chosen}, **options
+    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
+    evaluation = RankingEvaluation(dataset)
+    stopping = keras.callbacks.EarlyStopping(
+        monitor="val_recall@20", mode="max", patience=patience, restore_best_weights=True
+    )
+    model.fit(
+        bpr_triples(dataset, 2048, seed=seed),
+        epochs=300,
+        callbacks=[evaluation, stopping],
+        verbose=0,
+    )
+    return model, len(evaluation.history)
+
+
+def run(name, dataset, features, present, seed, patience=20):
+    from mmrec_tf.evaluation import evaluate_ranking
+
+    start = time.perf_counter()
+    model, epochs = train_model(name, dataset, features, present, seed, patience)
     row = {"model": name, "seed": seed, "epochs": epochs, "seconds": time.perf_counter() - start}
     for mask in ("train+valid", "train"):
         results = evaluate_ranking(model.score_users, dataset, "test", mask=mask)
