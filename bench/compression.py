@@ -76,8 +76,8 @@ def _exports(model, dataset, root: Path) -> dict:
 
 def ml100k(args) -> list[dict]:
     import numpy as np
-
     from experiments import load_reference_features, train_model
+
     from mmrec_tf.data import load_dataset
     from mmrec_tf.evaluation import evaluate_ranking
 
@@ -99,9 +99,8 @@ def ml100k(args) -> list[dict]:
             keep = np.isin(seen_users, tested)
             full[np.searchsorted(tested, seen_users[keep]), seen_items[keep]] = -np.inf
             tops[name] = np.argsort(-full, axis=1, kind="stable")[:, :20]
-            overlap = np.mean(
-                [len(set(a) & set(b)) / 20 for a, b in zip(tops[name], tops["float32"], strict=True)]
-            )
+            pairs = zip(tops[name], tops["float32"], strict=True)
+            overlap = np.mean([len(set(a) & set(b)) / 20 for a, b in pairs])
             row = {
                 "seed": seed,
                 "epochs": epochs,
@@ -118,9 +117,9 @@ def ml100k(args) -> list[dict]:
 
 def synthetic(args) -> list[dict]:
     import keras
+    from scale import synthetic_dataset
 
     from mmrec_tf.models import MultimodalRecommender
-    from scale import synthetic_dataset
 
     dataset, features = synthetic_dataset(args.synthetic_items, args.synthetic_items)
     keras.utils.set_random_seed(0)
