@@ -143,7 +143,7 @@ def main() -> int:
     )
     parser.add_argument("--data", type=Path, required=True, help="prepared ml-100k-mm")
     parser.add_argument("--features", type=Path, required=True, help="ml-100k-mm/features")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="none: skip")
     parser.add_argument("--synthetic-items", type=int, default=1_000_000, help="0: none")
     parser.add_argument("--out", type=Path, required=True, help="where to write the results")
     args = parser.parse_args()
@@ -151,7 +151,7 @@ def main() -> int:
     if args.synthetic_items:
         results["synthetic"] = synthetic(args)
     args.out.write_text(json.dumps(results, indent=1))
-    for name in ("float32", "float16", "int8"):
+    for name in ("float32", "float16", "int8") if args.seeds else ():
         chosen = [r for r in results["ml100k"] if r["variant"] == name]
         summary = {
             key: statistics.mean(r[key] for r in chosen)

@@ -51,7 +51,7 @@ class ServingTables(tf.Module):
         known = index >= 0
         index = tf.maximum(index, 0)
         users = self.user_vectors.rows(index)
-        scores = tf.matmul(users, self.item_vectors.dense(), transpose_b=True)
+        scores = self.item_vectors.dot(users)
         starts = tf.gather(self.seen_row_splits, index)
         ends = tf.gather(self.seen_row_splits, index + 1)
         positions = tf.ragged.range(starts, ends)
@@ -113,7 +113,7 @@ class HistoryServingTables(ServingTables):
         known = history >= 0
         tokens = self.item_vectors.rows(tf.maximum(history, 0))
         user = self.history_encoder(tokens, mask=known, training=False)
-        scores = tf.matmul(user, self.item_vectors.dense(), transpose_b=True)
+        scores = self.item_vectors.dot(user)
         # The history's items are seen: never recommended.
         rows = tf.cast(tf.where(known)[:, 0], tf.int32)
         scores = tf.tensor_scatter_nd_update(

@@ -55,5 +55,13 @@ class VectorTable(tf.Module):
             values *= self.scales[:, None]
         return values
 
+    def dot(self, queries):
+        """`queries` [B, d] · every vector: float32 [B, n]. For int8, the scales are
+        applied to the [B, n] products, not to the n × d table (q·(s v) = s (q·v))."""
+        products = tf.matmul(queries, tf.cast(self.values, tf.float32), transpose_b=True)
+        if self.scales is not None:
+            products *= self.scales[None, :]
+        return products
+
     def num_rows(self, dtype=tf.int32):
         return tf.shape(self.values, out_type=dtype)[0]
