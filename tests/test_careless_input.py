@@ -167,6 +167,24 @@ ROWS = {
         ],
         "was extracted for other items",
     ),
+    "pseudonymize without a key": lambda w, t: (
+        ["pseudonymize", "--data", w["demo"], "--key-file", t / "key", "--out", t / "p"],
+        "no key file; create one with `mmrec-tf pseudonymize ... --new-key`",
+    ),
+    "pseudonymize with --new-key over a key": lambda w, t: (
+        [
+            *("pseudonymize", "--data", w["demo"], "--key-file", _with_file(t) / "notes.txt"),
+            *("--new-key", "--out", t / "p"),
+        ],
+        "a key is never replaced",
+    ),
+    "pseudonymize into a folder of other files": lambda w, t: (
+        [
+            *("pseudonymize", "--data", w["demo"], "--key-file", t / "key", "--new-key"),
+            *("--out", _with_file(t)),
+        ],
+        "already exists and is not empty",
+    ),
     "extract with an unknown encoder": lambda w, t: (
         [
             *("extract-features", "--data", w["demo"], "--modality", "image"),
