@@ -33,6 +33,7 @@ ABLATIONS = {
     "image only": {"modalities": ["image"]},
     "no IDs": {"use_ids": False},
     "concat fusion": {"fusion": "concat"},
+    "16-d": {"embedding_dim": 16},
     "weighted-average fusion": {"fusion": "weighted_average"},
     "no self-attention": {"use_self_attention": False},
     "no item-item graph": {"item_graph_k": 0},

@@ -1,5 +1,6 @@
 """Recommenders and baselines."""
 
+from mmrec_tf.models.distiller import Distiller
 from mmrec_tf.models.ease import EASE
 from mmrec_tf.models.history_recommender import HistoryRecommender
 from mmrec_tf.models.item_knn import ItemKNN
@@ -23,6 +24,7 @@ __all__ = [
     "RECOMMENDERS",
     "BPRLoss",
     "CatalogueSoftmaxLoss",
+    "Distiller",
     "EASE",
     "HistoryRecommender",
     "ItemKNN",
