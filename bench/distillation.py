@@ -26,10 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 def distilled(dataset, features, present, teacher, seed, alpha, temperature):
     import keras
-    from experiments import MODELS
+    from experiments import MODELS, fit_with_early_stopping
 
-    from mmrec_tf.data import bpr_triples
-    from mmrec_tf.evaluation import RankingEvaluation
     from mmrec_tf.models import RECOMMENDERS, Distiller
 
     class_name, options, learning_rate = MODELS["ours, 16-d"]
@@ -37,17 +35,7 @@ def distilled(dataset, features, present, teacher, seed, alpha, temperature):
     student = RECOMMENDERS[class_name].from_dataset(dataset, features, present, **options)
     distiller = Distiller(student, teacher, temperature=temperature, alpha=alpha)
     distiller.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
-    evaluation = RankingEvaluation(dataset)
-    stopping = keras.callbacks.EarlyStopping(
-        monitor="val_recall@20", mode="max", patience=20, restore_best_weights=True
-    )
-    distiller.fit(
-        bpr_triples(dataset, 2048, seed=seed),
-        epochs=300,
-        callbacks=[evaluation, stopping],
-        verbose=0,
-    )
-    return student, len(evaluation.history)
+    return student, fit_with_early_stopping(distiller, dataset, seed)
 
 
 def main() -> int:

@@ -78,8 +78,6 @@ def train_model(name, dataset, features, present, seed, patience=20):
     import keras
 
     from mmrec_tf import models
-    from mmrec_tf.data import bpr_triples
-    from mmrec_tf.evaluation import RankingEvaluation
 
     class_name, options, learning_rate = MODELS[name]
     options = dict(options)
@@ -91,6 +89,17 @@ def train_model(name, dataset, features, present, seed, patience=20):
         dataset, {m: features[m] for m in chosen}, {m: present[m] for m in chosen}, **options
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=True)
+    return model, fit_with_early_stopping(model, dataset, seed, patience)
+
+
+def fit_with_early_stopping(model, dataset, seed, patience=20) -> int:
+    """Fits a compiled `model` as the table does (batch 2048, at most 300 epochs, the
+    best validation Recall@20's weights kept); returns the epochs run."""
+    import keras
+
+    from mmrec_tf.data import bpr_triples
+    from mmrec_tf.evaluation import RankingEvaluation
+
     evaluation = RankingEvaluation(dataset)
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_recall@20", mode="max", patience=patience, restore_best_weights=True
@@ -101,7 +110,7 @@ def train_model(name, dataset, features, present, seed, patience=20):
         callbacks=[evaluation, stopping],
         verbose=0,
     )
-    return model, len(evaluation.history)
+    return len(evaluation.history)
 
 
 def run(name, dataset, features, present, seed, patience=20):
