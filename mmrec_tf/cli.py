@@ -583,7 +583,8 @@ def _export(args) -> int:
         content_options=options,
         quantize=args.quantize,
     )
-    print(f"exported to {path}")
+    stored = f" (user and item vectors in {args.quantize})" if args.quantize else ""
+    print(f"exported to {path}{stored}")
     if encoders:
         print(f"the content tower (embed_items, for new items) is in {path / 'embed_items'}")
     return 0

@@ -49,8 +49,9 @@ class Pseudonymizer:
 
     @classmethod
     def from_key_file(cls, path: str | os.PathLike) -> Pseudonymizer:
-        """The pseudonymizer of the key in `path` (hex, as `write_key` writes it)."""
-        path = Path(path)
+        """The pseudonymizer of the key in `path` (hex, as `write_key` writes it; `~`
+        is the home folder)."""
+        path = Path(path).expanduser()
         try:
             text = path.read_text(encoding="ascii").strip()
         except FileNotFoundError:
@@ -84,7 +85,7 @@ def new_key() -> bytes:
 
 def check_new_key_file(path: str | os.PathLike) -> None:
     """Raises unless `path` is free for a new key: a key is never replaced."""
-    if Path(path).exists():
+    if Path(path).expanduser().exists():
         raise PseudonymKeyError(
             f"{path} exists: a key is never replaced (its pseudonyms would change); "
             "leave out --new-key to use it"
@@ -92,10 +93,11 @@ def check_new_key_file(path: str | os.PathLike) -> None:
 
 
 def write_key(path: str | os.PathLike, key: bytes) -> Path:
-    """Writes `key` (hex) to `path`, readable by its owner only; never over a file."""
-    path = Path(path)
+    """Writes `key` (hex) to `path`, readable by its owner only (a folder it creates
+    too); never over a file."""
+    path = Path(path).expanduser()
     check_new_key_file(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as f:
         f.write(key.hex() + "\n")

@@ -85,7 +85,7 @@ def test_timestamps_are_rounded_down_to_the_resolution(demo_dir, tmp_path):
     assert not (tmp_path / "q").exists()
 
 
-def test_key_files_are_private_and_never_replaced(tmp_path):
+def test_key_files_are_private_and_never_replaced(tmp_path, monkeypatch):
     path = write_key(tmp_path / "keys" / "key", KEY)
     assert path.stat().st_mode & 0o777 == 0o600
     assert Pseudonymizer.from_key_file(path).user_id("u") == Pseudonymizer(KEY).user_id("u")
@@ -97,6 +97,11 @@ def test_key_files_are_private_and_never_replaced(tmp_path):
         Pseudonymizer.from_key_file(tmp_path / "bad")
     with pytest.raises(PseudonymKeyError, match="no key file"):
         Pseudonymizer.from_key_file(tmp_path / "missing")
+    # "~" is the home folder, as a shell would have it.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert Pseudonymizer.from_key_file("~/keys/key").user_id("u") == Pseudonymizer(KEY).user_id("u")
+    write_key("~/private/key", OTHER_KEY)
+    assert (tmp_path / "private").stat().st_mode & 0o777 == 0o700
 
 
 @pytest.mark.large
