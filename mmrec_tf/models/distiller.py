@@ -72,7 +72,8 @@ class Distiller(keras.Model):
         teacher_user = ops.take(self.teacher_users, inputs["user_index"], axis=0)
         teacher_items = ops.take(self.teacher_items, candidates, axis=0)
         return {
-            "student": student(inputs, training=training),
+            # One pass of the student: its own scores from the same vectors.
+            "student": student.batch_scores(user, item_rows, inputs, training=training),
             "student_candidates": ops.matmul(user, ops.transpose(item_rows(candidates))),
             "teacher_candidates": ops.matmul(teacher_user, ops.transpose(teacher_items)),
         }

@@ -98,6 +98,11 @@ class Recommender(keras.Model):
     def call(self, inputs, training=None):
         user_rows, item_rows = self.batch_vectors(inputs, training=training)
         user = self.batch_users(user_rows, item_rows, inputs, training=training)
+        return self.batch_scores(user, item_rows, inputs, training=training)
+
+    def batch_scores(self, user, item_rows, inputs, training=None):
+        """What `call` returns, from the batch's user vectors [batch, d] and
+        `item_rows` (for a caller that has them already, e.g. `Distiller`)."""
         scores = {}
         for key in ("positive_item", "negative_item", "item_index"):
             if key in inputs:
