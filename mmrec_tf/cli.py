@@ -361,8 +361,9 @@ def _train_command(commands, common) -> None:
         description="Train a recommender as a JSON configuration says (see configs/ and the "
         "README's list of keys), with validation Recall@20 for model selection and early "
         "stopping. Writes RUN/: config.json, model.keras (best epoch), checkpoints/ and "
-        "state.json (for --resume), log.csv, tensorboard/. Ends with the best epoch and why "
-        "training stopped.",
+        "state.json (for --resume), log.csv, tensorboard/, and privacy.json for a configuration "
+        'with "privacy" (DP-SGD; see docs/privacy.md). Ends with the best epoch, why training '
+        "stopped and, with privacy, the ε and δ spent.",
     )
     train.add_argument("--data", type=Path, required=True, help="the dataset directory")
     train.add_argument(
@@ -397,6 +398,7 @@ def _train_command(commands, common) -> None:
 def _train(args) -> int:
     from mmrec_tf.training import RunDirectory, load_config, train
     from mmrec_tf.training.distribution import is_chief, leave_together
+    from mmrec_tf.training.privacy import describe as describe_privacy
 
     try:
         run = train(
@@ -423,6 +425,9 @@ def _train(args) -> int:
         print(f"this worker's part of the training is done; the chief writes {run}")
     else:
         print(_training_outcome(RunDirectory(run).state()))
+        spent = RunDirectory(run).privacy()
+        if spent is not None:
+            print(describe_privacy(spent))
         print(f"the run is in {run}; its best model is {run / 'model.keras'}")
     if strategy == "multi-worker":
         leave_together(before_leaving=_silence_standard_error)

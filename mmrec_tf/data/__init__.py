@@ -28,7 +28,12 @@ from mmrec_tf.data.item_content import ItemContent
 from mmrec_tf.data.loaders import ItemLoader, interactions_dataset
 from mmrec_tf.data.movielens import prepare_movielens_100k
 from mmrec_tf.data.paths import UnsafePathError, resolve_inside
-from mmrec_tf.data.sampling import bpr_num_batches, bpr_triples
+from mmrec_tf.data.sampling import (
+    bpr_num_batches,
+    bpr_triples,
+    poisson_batch_capacity,
+    poisson_triples,
+)
 from mmrec_tf.data.splits import temporal_split
 from mmrec_tf.data.text import TextOptions, TextTokenizer
 from mmrec_tf.data.validate import ValidationReport, validate_dataset
@@ -44,6 +49,8 @@ __all__ = [
     "add_self_loops",
     "bpr_num_batches",
     "bpr_triples",
+    "poisson_batch_capacity",
+    "poisson_triples",
     "AudioOptions",
     "DatasetError",
     "decode_audio",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import secrets
+
 import numpy as np
 import tensorflow as tf
 
@@ -113,6 +116,87 @@ def bpr_triples(
     ds = epoch_seeds.flat_map(epoch_batches)
     cardinality = tf.data.experimental.assert_cardinality(batches_per_epoch * num_epochs)
     return ds.apply(cardinality).prefetch(tf.data.AUTOTUNE)
+
+
+def poisson_triples(
+    dataset: MultimodalDataset,
+    expected_batch_size: int,
+    *,
+    split: str = "train",
+    epochs: range,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """Batches for DP-SGD: each interaction of `split` in each batch independently
+    with probability q = expected_batch_size / N (Poisson sampling, which the
+    privacy accountant assumes), `bpr_num_batches` batches per epoch.
+
+    Batches hold `"user_index"`, `"positive_item"`, `"negative_item"` and
+    `"example_weight"` (1.0, or 0.0 for padding): every batch has the same
+    `poisson_batch_capacity` rows, so the step compiles once. The negative
+    item is uniform over the whole catalogue: excluding the user's own items,
+    as `bpr_triples` does, would make one interaction's negatives depend on
+    the user's other interactions.
+
+    The draws come from `seed`, or, by default, from a seed taken from the
+    operating system and never written anywhere: amplification by sampling
+    assumes nobody knows which batches an interaction was in.
+    """
+    users, items = dataset.interactions(split)
+    count = len(users)
+    rate = min(1.0, expected_batch_size / count)
+    capacity, _ = poisson_batch_capacity(count, rate)
+    steps = bpr_num_batches(dataset, expected_batch_size, split)
+    base = secrets.randbits(63) if seed is None else seed
+    user_table, item_table = tf.constant(users), tf.constant(items)
+    num_items = dataset.num_items
+
+    def batch(step):
+        key = tf.stack([tf.constant(base, tf.int64), step])
+        chosen = tf.where(tf.random.stateless_uniform([count], key, alg="philox") < rate)[:, 0]
+        # More than `capacity` draws happens with probability below
+        # poisson_batch_capacity's bound, which the privacy report adds to δ.
+        chosen = chosen[:capacity]
+        real = tf.size(chosen)
+        padding = capacity - real
+        negatives = tf.random.stateless_uniform(
+            [capacity], key + [0, 1 << 40], 0, num_items, dtype=tf.int32, alg="philox"
+        )
+        return {
+            "user_index": tf.pad(tf.gather(user_table, chosen), [[0, padding]]),
+            "positive_item": tf.pad(tf.gather(item_table, chosen), [[0, padding]]),
+            "negative_item": negatives,
+            "example_weight": tf.pad(tf.ones([real]), [[0, padding]]),
+        }
+
+    first = epochs.start * steps
+    ds = tf.data.Dataset.range(first, first + len(epochs) * steps)
+    ds = ds.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(lambda b: {k: tf.ensure_shape(v, [capacity]) for k, v in b.items()})
+    return ds.apply(tf.data.experimental.assert_cardinality(len(epochs) * steps)).prefetch(
+        tf.data.AUTOTUNE
+    )
+
+
+# The chance that one Poisson batch holds more than its capacity.
+OVERFLOW_PROBABILITY = 1e-12
+
+
+def poisson_batch_capacity(count: int, rate: float) -> tuple[int, float]:
+    """(capacity, bound): the fewest rows a Poisson-sampled batch of `count`
+    examples at `rate` needs so that more are drawn with probability at most
+    `bound` ≤ `OVERFLOW_PROBABILITY` (Bernstein's inequality for a binomial:
+    P(X ≥ μ + t) ≤ exp(−t² / (2(μ(1−q) + t/3))))."""
+    mean = count * rate
+    variance = mean * (1.0 - rate)
+
+    def bound(t):
+        return math.exp(-(t * t) / (2.0 * (variance + t / 3.0))) if t > 0 else 1.0
+
+    # Solve the bound's quadratic for t, then round up to whole rows.
+    log_inverse = -math.log(OVERFLOW_PROBABILITY)
+    t = log_inverse / 3.0 + math.sqrt((log_inverse / 3.0) ** 2 + 2.0 * variance * log_inverse)
+    capacity = min(count, math.ceil(mean + t))
+    return capacity, 0.0 if capacity >= count else bound(capacity - mean)
 
 
 def _history_windows(dataset: MultimodalDataset, split: str, length: int, horizon: int):

@@ -10,6 +10,7 @@ from mmrec_tf.models.losses import BPRLoss, CatalogueSoftmaxLoss
 from mmrec_tf.models.matrix_factorization import MatrixFactorization
 from mmrec_tf.models.most_popular import MostPopular
 from mmrec_tf.models.multimodal_recommender import MultimodalRecommender
+from mmrec_tf.models.private_gradients import PrivateGradients
 from mmrec_tf.models.recommender import Recommender
 from mmrec_tf.models.saving import load_recommender
 from mmrec_tf.models.vbpr import VBPR
@@ -33,6 +34,7 @@ __all__ = [
     "MatrixFactorization",
     "MostPopular",
     "MultimodalRecommender",
+    "PrivateGradients",
     "Recommender",
     "VBPR",
     "load_recommender",

@@ -103,6 +103,10 @@ class HistoryRecommender(MultimodalRecommender):
         model.stored_histories.assign(histories)
         return model
 
+    @property
+    def example_coupling(self) -> str | None:
+        return "each example carries the user's earlier interactions (its history)"
+
     def encode_histories(self, histories, items, user_indices=None, training=None):
         """User vectors [batch, d] from histories (int [batch, L], −1 pads) and the
         item vectors: `items` [num_items, d], or a function from item indices to

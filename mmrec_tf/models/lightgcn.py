@@ -60,6 +60,10 @@ class LightGCN(Recommender):
         model.graph = StoredGraph.from_sparse(graph, name="graph")
         return model
 
+    @property
+    def example_coupling(self) -> str | None:
+        return "it propagates over the graph of every training interaction"
+
     def user_item_vectors(self, training=None):
         final = self.graph.propagate(self.embedding, self.num_layers)
         return final[: self.num_users], final[self.num_users :]

@@ -359,6 +359,12 @@ class MultimodalRecommender(Recommender):
         return rows_of(users), rows_of(items)
 
     @property
+    def example_coupling(self) -> str | None:
+        if self.num_graph_layers:
+            return "its user-item graph (num_graph_layers > 0) holds every training interaction"
+        return None
+
+    @property
     def items_stand_alone(self) -> bool:
         """Whether an item's vector depends on that item alone (its ID and stored
         content): no graph mixes items, no encoder runs in the step."""

@@ -57,9 +57,21 @@ class Recommender(keras.Model):
         """
         return cls(dataset.num_users, dataset.num_items, **options)
 
-    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, private_gradients=None, **kwargs):
         """Keras' `compile`; the loss is the model's own (`loss="bpr"` or `"softmax"` in the
-        constructor), so a `loss` here is refused rather than silently ignored."""
+        constructor), so a `loss` here is refused rather than silently ignored.
+
+        With `private_gradients` (a `PrivateGradients`), `fit` trains with
+        DP-SGD on Poisson-sampled batches (`mmrec_tf.data.poisson_triples`);
+        a model whose examples are coupled (`example_coupling`) is refused.
+        """
+        if private_gradients is not None and self.example_coupling:
+            raise ValueError(
+                f"{type(self).__name__} cannot train with private gradients: "
+                f"{self.example_coupling}. DP-SGD bounds what one training interaction "
+                "changes only when an example's loss reads that interaction alone"
+            )
+        self.private_gradients = private_gradients
         if loss is not None:
             raise ValueError(
                 f"{type(self).__name__} trains with its own loss ({self.loss_name!r}; choose "
@@ -77,6 +89,27 @@ class Recommender(keras.Model):
 
     def user_item_vectors(self, training=None):
         raise NotImplementedError
+
+    @property
+    def example_coupling(self) -> str | None:
+        """Why one training example's loss reads other training interactions (a
+        user-item graph, histories), or None when it reads its own alone, as
+        DP-SGD's per-interaction guarantee needs."""
+        return None
+
+    def train_step(self, data):
+        private = getattr(self, "private_gradients", None)
+        if private is None:
+            return super().train_step(data)
+        gradients, losses, norms = private.gradients(self, data, self.optimizer.iterations)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        real = data["example_weight"]
+        count = ops.maximum(ops.sum(real), 1.0)
+        return {
+            "loss": ops.sum(real * losses) / count,
+            # The share of this step's examples whose gradient was clipped: l2_clip's tuning.
+            "clipped": ops.sum(real * ops.cast(norms > private.l2_clip, "float32")) / count,
+        }
 
     def batch_vectors(self, inputs, training=None):
         """`(user_rows, item_rows)` for a training or scoring batch: functions from
@@ -121,17 +154,26 @@ class Recommender(keras.Model):
         if self.loss_name == "softmax":
             loss = self.ranking_loss(x["positive_item"], y_pred["catalogue"])
         else:
-            pairs = ops.stack([y_pred["positive_item"], y_pred["negative_item"]], axis=-1)
-            loss = self.ranking_loss(ops.zeros_like(pairs[:, 0]), pairs)
+            loss = self.ranking_loss(ops.zeros_like(y_pred["positive_item"]), _pairs(y_pred))
         # The ranking loss (a Keras Loss) is already divided per replica; the rest not.
-        return loss + per_replica(self.regularization(y_pred) + sum(self.losses))
+        regularization = ops.mean(self.regularization(y_pred))
+        return loss + per_replica(regularization + sum(self.losses))
+
+    def example_losses(self, x, y_pred):
+        """Each example's loss [batch] (ranking loss plus regulariser), of which
+        `compute_loss` is the mean: what DP-SGD clips example by example."""
+        if self.loss_name == "softmax":
+            ranking = self.ranking_loss.call(x["positive_item"], y_pred["catalogue"])
+        else:
+            ranking = self.ranking_loss.call(None, _pairs(y_pred))
+        return ranking + self.regularization(y_pred)
 
     def regularization(self, y_pred):
-        """The penalty added to the ranking loss: `l2_regularization` × the mean squared
-        norm of the batch's user, positive and negative vectors. The one hook to
-        override for another regulariser."""
+        """The penalty added to each example's ranking loss [batch]: `l2_regularization`
+        × the squared norms of its user, positive and negative vectors. The one
+        hook to override for another regulariser."""
         squared = y_pred["user_norm"] + y_pred["positive_item_norm"] + y_pred["negative_item_norm"]
-        return self.l2_regularization * ops.mean(squared)
+        return self.l2_regularization * squared
 
     def score_users(self, user_indices) -> np.ndarray:
         """Scores [len(user_indices), num_items] for the whole catalogue (inference mode).
@@ -194,6 +236,11 @@ class Recommender(keras.Model):
             "temperature": self.temperature,
             **super().get_config(),
         }
+
+
+def _pairs(y_pred):
+    """Each triple's (positive, negative) scores [batch, 2], as `BPRLoss` reads them."""
+    return ops.stack([y_pred["positive_item"], y_pred["negative_item"]], axis=-1)
 
 
 def rows_of(table):

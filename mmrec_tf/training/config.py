@@ -43,6 +43,16 @@ DEFAULTS = {
     "validation_users": None,
     # How training is spread over devices and machines (mmrec_tf.training.distribution).
     "strategy": "none",
+    # Differentially private training (DP-SGD): null, or an object of PRIVACY_KEYS.
+    "privacy": None,
+}
+# The "privacy" object's keys (mmrec_tf.training.privacy): exactly one of
+# noise_multiplier and target_epsilon, and both of the others.
+PRIVACY_KEYS = {
+    "l2_clip": "C, the bound on each training example's gradient norm",
+    "noise_multiplier": "σ, the noise's standard deviation over C",
+    "target_epsilon": "the ε to spend by the last epoch (σ is chosen for it)",
+    "target_delta": "δ, below 1 / the number of training interactions",
 }
 # configs/demo.json holds the same (a test keeps them equal).
 DEMO_CONFIG = {
@@ -142,7 +152,34 @@ def check_config(raw, source: str = "configuration") -> dict:
             raise ConfigError(f'{source}: "end_to_end" trains a MultimodalRecommender only')
         _expect(config, "end_to_end", source, "", dict, "a JSON object or null")
         config["end_to_end"] = _check_end_to_end(config["end_to_end"], source)
+    if config["privacy"] is not None:
+        config["privacy"] = _check_privacy(config, source)
     return config
+
+
+def _check_privacy(config: dict, source: str) -> dict:
+    prefix = "privacy."
+    privacy = config["privacy"]
+    _expect(config, "privacy", source, "", dict, "a JSON object or null")
+    _reject_unknown(privacy, PRIVACY_KEYS, source, prefix, what="a key of privacy")
+    for key in privacy:
+        _expect(privacy, key, source, prefix, float, "a number > 0", positive=True)
+    for key in ("l2_clip", "target_delta"):
+        if key not in privacy:
+            raise ConfigError(f'{source}: "{prefix}{key}" is missing: {PRIVACY_KEYS[key]}')
+    if ("noise_multiplier" in privacy) == ("target_epsilon" in privacy):
+        raise ConfigError(
+            f'{source}: "privacy" needs exactly one of "noise_multiplier" and "target_epsilon"'
+        )
+    if privacy["target_delta"] >= 1:
+        raise ConfigError(f'{source}: "{prefix}target_delta" must be < 1')
+    for key, allowed in (("strategy", "none"), ("end_to_end", None)):
+        if config[key] != allowed:
+            raise ConfigError(
+                f'{source}: "privacy" trains on one device from cached features: '
+                f'"{key}" must be {json.dumps(allowed)}'
+            )
+    return dict(privacy)
 
 
 def resumed_config(saved: dict, new: dict, source: str) -> dict:

@@ -5,6 +5,8 @@
     RUN/model.keras        the model of the best validation epoch
     RUN/checkpoints/       the last epoch's model and optimizer, for --resume
     RUN/log.csv            one row per epoch: loss and validation metrics
+    RUN/privacy.json       for a run with a "privacy" configuration: ε and δ spent
+                           by the epochs done, and the settings that spent them
     RUN/tensorboard/       the same for TensorBoard
     RUN/eval_<split>.json  what `mmrec-tf evaluate` measured, with its protocol;
                            other protocols than history train, mask train+valid in
@@ -31,6 +33,7 @@ CONFIG = "config.json"
 STATE = "state.json"
 BEST_MODEL = "model.keras"
 LOG = "log.csv"
+PRIVACY = "privacy.json"
 CHECKPOINTS = "checkpoints"
 
 
@@ -93,6 +96,11 @@ class RunDirectory:
     def best_model_path(self) -> Path:
         return self.path / BEST_MODEL
 
+    def privacy(self) -> dict | None:
+        """privacy.json (`mmrec_tf.training.privacy.privacy_report`), or None."""
+        path = self.path / PRIVACY
+        return _read_json(path) if path.is_file() else None
+
     def last_checkpoint(self) -> Path | None:
         name = self.state().get("checkpoint")
         return None if name is None else self.path / name
@@ -124,6 +132,9 @@ class RunDirectory:
 
     def write_state(self, state: dict) -> None:
         write_atomically(self.path / STATE, json.dumps(state, indent=1))
+
+    def write_privacy(self, report: dict) -> None:
+        write_atomically(self.path / PRIVACY, json.dumps(report, indent=1))
 
     def save_best(self, model) -> None:
         _save_model_atomically(model, self.best_model_path)

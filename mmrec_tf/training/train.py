@@ -146,7 +146,7 @@ def train(
     Returns:
         `out`; `RunDirectory(out).state()` says the best epoch and why it stopped.
     """
-    from mmrec_tf.data import bpr_num_batches, bpr_triples, load_dataset
+    from mmrec_tf.data import bpr_num_batches, bpr_triples, load_dataset, poisson_triples
     from mmrec_tf.evaluation import RankingEvaluation
     from mmrec_tf.models import load_recommender
 
@@ -185,6 +185,10 @@ def train(
             "and the copies would drift apart): extract features with frozen encoders, or train "
             "end to end on one machine"
         )
+    if config["privacy"] is not None and config["strategy"] != "none":
+        raise ConfigError(
+            f'{config_path}: "privacy" trains on one device: run it with --strategy none'
+        )
     if config["end_to_end"] is not None and features_dir is not None:
         raise ConfigError(
             f"{config_path}: an end_to_end configuration encodes raw files: do not pass --features"
@@ -202,6 +206,9 @@ def train(
     if _is_complete(state, config):
         return run.path
     keras.utils.set_random_seed(config["seed"])
+    private = None
+    if config["privacy"] is not None:
+        private = _PrivateTraining(config, dataset, run if resume else None, config_path)
     checkpoint = run.last_checkpoint() if resume else None
     with distribution.scope():
         if checkpoint is not None:
@@ -214,7 +221,14 @@ def train(
             except (TypeError, ValueError) as e:
                 raise ConfigError(f"{config_path}: {e}") from None
             optimizer = OPTIMIZER_CLASSES[config["optimizer"]](config["learning_rate"])
-        model.compile(optimizer=optimizer, jit_compile=config["jit_compile"])
+        try:
+            model.compile(
+                optimizer=optimizer,
+                jit_compile=config["jit_compile"],
+                private_gradients=None if private is None else private.gradients,
+            )
+        except ValueError as e:
+            raise ConfigError(f"{config_path}: {e}") from None
     if writes and resume:
         run.truncate_log(state["epochs_done"])
     elif writes:
@@ -224,6 +238,8 @@ def train(
     epochs = range(state["epochs_done"], config["epochs"])
 
     def global_batches():
+        if private is not None:
+            return poisson_triples(dataset, config["batch_size"], epochs=epochs)
         triples = bpr_triples(
             dataset,
             config["batch_size"],
@@ -235,7 +251,7 @@ def train(
         )
         return triples if content is None else content.attach(triples)
 
-    recorder = _RunRecorder(run, state, config, writes)
+    recorder = _RunRecorder(run, state, config, writes, private)
     callbacks = [
         # Writes the logs the recorder reads.
         RankingEvaluation(dataset, content=content, sample_users=config["validation_users"]),
@@ -263,6 +279,59 @@ def train(
     return run.path
 
 
+class _PrivateTraining:
+    """A run's DP-SGD: its `PrivateGradients` and the report of what it spent.
+
+    The noise multiplier is the configuration's, or the one that spends
+    `target_epsilon` over the configuration's epochs; a resumed run keeps the
+    one its privacy.json recorded.
+    """
+
+    def __init__(self, config: dict, dataset, resumed_run, config_path):
+        from mmrec_tf.data import poisson_batch_capacity
+        from mmrec_tf.models.private_gradients import PrivateGradients
+        from mmrec_tf.training import privacy
+
+        settings = config["privacy"]
+        count = len(dataset.interactions("train")[0])
+        if settings["target_delta"] >= 1 / count:
+            raise ConfigError(
+                f'{config_path}: "privacy.target_delta" must be below 1 / {count} (the training '
+                f"interactions), found {settings['target_delta']}: at δ ≥ 1/N, publishing one "
+                "random interaction whole would be private"
+            )
+        self.batch_size = config["batch_size"]
+        self.sampling_rate = min(1.0, self.batch_size / count)
+        self.steps_per_epoch = -(-count // self.batch_size)
+        self.overflow = poisson_batch_capacity(count, self.sampling_rate)[1]
+        recorded = None if resumed_run is None else resumed_run.privacy()
+        if recorded is not None:
+            noise = recorded["noise_multiplier"]
+        elif "noise_multiplier" in settings:
+            noise = settings["noise_multiplier"]
+        else:
+            noise = privacy.noise_for_epsilon(
+                settings["target_epsilon"],
+                self.sampling_rate,
+                config["epochs"] * self.steps_per_epoch,
+                settings["target_delta"],
+            )
+        self.settings = {**settings, "noise_multiplier": noise}
+        self.gradients = PrivateGradients(settings["l2_clip"], noise, self.batch_size)
+
+    def report(self, epochs_done: int) -> dict:
+        from mmrec_tf.training import privacy
+
+        return privacy.privacy_report(
+            noise_multiplier=self.settings["noise_multiplier"],
+            l2_clip=self.settings["l2_clip"],
+            sampling_rate=self.sampling_rate,
+            steps=epochs_done * self.steps_per_epoch,
+            target_delta=self.settings["target_delta"],
+            overflow_probability=self.overflow,
+        )
+
+
 def _is_complete(state: dict, config: dict) -> bool:
     stopped_early = state.get("stop_reason") == "early" and state["wait"] >= config["patience"]
     return stopped_early or state["epochs_done"] >= config["epochs"]
@@ -278,12 +347,15 @@ class _RunRecorder(keras.callbacks.Callback):
     carries on with the same best value and patience.
     """
 
-    def __init__(self, run: RunDirectory, state: dict, config: dict, writes: bool = True):
+    def __init__(
+        self, run: RunDirectory, state: dict, config: dict, writes: bool = True, private=None
+    ):
         super().__init__()
         self.run = run
         self.state = dict(state)
         self.config = config
         self.writes = writes
+        self.private = private
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -308,6 +380,8 @@ class _RunRecorder(keras.callbacks.Callback):
             self.run.append_log({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
             checkpoint = self.run.save_checkpoint(self.model, epoch + 1)
             self.state["checkpoint"] = checkpoint
+            if self.private is not None:
+                self.run.write_privacy(self.private.report(epoch + 1))
             self.run.write_state(self.state)
             self.run.remove_checkpoints_except(checkpoint)
         if stop:

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from mmrec_tf.data import bpr_triples, load_dataset
 
@@ -41,3 +42,42 @@ def test_seeded_epochs_differ_and_repeat_run_after_run(demo_dir):
     assert not np.array_equal(again["user_index"], second["user_index"])
     other, _ = _epoch(bpr_triples(dataset, 64, seed=8))
     assert not np.array_equal(first["negative_item"], other["negative_item"])
+
+
+def test_poisson_batches_draw_each_interaction_at_the_rate(demo_dir):
+    from scipy import stats
+
+    from mmrec_tf.data import poisson_batch_capacity, poisson_triples
+
+    dataset = load_dataset(demo_dir)
+    users, items = dataset.interactions("train")
+    expected = 100
+    rate = expected / len(users)
+    capacity, overflow = poisson_batch_capacity(len(users), rate)
+    # The bound holds against the exact binomial tail, and is not loose by orders.
+    assert stats.binom.sf(capacity, len(users), rate) <= overflow <= 1e-12
+    assert stats.binom.sf(capacity - 40, len(users), rate) > 1e-12
+    batches = list(poisson_triples(dataset, expected, epochs=range(2, 5), seed=1))
+    assert len(batches) == 3 * -(-len(users) // expected)
+    counts = []
+    truth = set(_pairs(users, items))
+    for batch in batches:
+        assert {k: v.shape[0] for k, v in batch.items()} == dict.fromkeys(batch, capacity)
+        weight = batch["example_weight"].numpy()
+        real = int(weight.sum())
+        assert set(weight.tolist()) <= {0.0, 1.0} and weight[:real].all()
+        chosen = _pairs(batch["user_index"].numpy()[:real], batch["positive_item"].numpy()[:real])
+        assert set(chosen) <= truth and len(set(chosen)) == len(chosen)
+        counts.append(real)
+    # Binomial(N, q) counts: mean N q, variance N q (1 − q).
+    assert np.mean(counts) == pytest.approx(expected, abs=4 * 10 / len(counts) ** 0.5)
+    negatives = np.concatenate([b["negative_item"].numpy() for b in batches])
+    assert negatives.min() >= 0 and negatives.max() < dataset.num_items
+    # Negatives are uniform over the whole catalogue, a user's own items included.
+    assert stats.chisquare(np.bincount(negatives, minlength=dataset.num_items)).pvalue > 1e-4
+    again = list(poisson_triples(dataset, expected, epochs=range(2, 5), seed=1))
+    np.testing.assert_array_equal(again[0]["user_index"], batches[0]["user_index"])
+    fresh = list(poisson_triples(dataset, expected, epochs=range(2, 5)))
+    assert not np.array_equal(fresh[0]["example_weight"], batches[0]["example_weight"]) or not (
+        np.array_equal(fresh[0]["user_index"], batches[0]["user_index"])
+    )
