@@ -103,3 +103,21 @@ def test_train_refuses_what_privacy_cannot_protect(demo_dir, demo_features, tmp_
     with pytest.raises(ConfigError, match='target_delta" must be below 1 / '):
         train(demo_dir, loose, tmp_path / "loose")
     assert not (tmp_path / "graph").exists() and not (tmp_path / "loose").exists()
+
+
+def test_the_shipped_private_configuration_builds_a_model_privacy_accepts(demo_dir, demo_features):
+    from pathlib import Path
+
+    from mmrec_tf.data import load_dataset
+    from mmrec_tf.models import PrivateGradients
+    from mmrec_tf.training import load_config
+    from mmrec_tf.training.train import build_model, load_features
+
+    config = load_config(Path(__file__).parent.parent / "configs" / "ml-100k-mm-private.json")
+    assert config["patience"] >= config["epochs"]  # the validation split stops nothing
+    dataset = load_dataset(demo_dir)
+    features, present = load_features(dataset, demo_features, config["modalities"])
+    model = build_model(config, dataset, features, present)
+    private = PrivateGradients(1.0, 1.0, config["batch_size"])
+    model.compile(optimizer="adam", private_gradients=private)
+    assert model.private_gradients is private

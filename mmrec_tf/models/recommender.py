@@ -101,6 +101,12 @@ class Recommender(keras.Model):
         private = getattr(self, "private_gradients", None)
         if private is None:
             return super().train_step(data)
+        if not isinstance(data, dict) or "example_weight" not in data:
+            raise ValueError(
+                "a model compiled with private_gradients trains on Poisson-sampled batches "
+                "with an example_weight (mmrec_tf.data.poisson_triples), not on "
+                f"{sorted(data) if isinstance(data, dict) else type(data).__name__}"
+            )
         gradients, losses, norms = private.gradients(self, data, self.optimizer.iterations)
         self.optimizer.apply(gradients, self.trainable_variables)
         real = data["example_weight"]

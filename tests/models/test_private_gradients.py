@@ -135,3 +135,14 @@ def test_settings_out_of_range_are_refused():
         settings = {"l2_clip": 1.0, "noise_multiplier": 1.0, "expected_batch_size": 8, **wrong}
         with pytest.raises(ValueError, match=next(iter(wrong))):
             PrivateGradients(**settings)
+
+
+def test_private_training_needs_poisson_batches(demo_dir):
+    from mmrec_tf.data import bpr_triples
+
+    dataset = load_dataset(demo_dir)
+    model = MatrixFactorization.from_dataset(dataset, embedding_dim=8)
+    private = PrivateGradients(l2_clip=1.0, noise_multiplier=1.0, expected_batch_size=32)
+    model.compile(optimizer="adam", private_gradients=private)
+    with pytest.raises(ValueError, match="Poisson-sampled batches with an example_weight"):
+        model.fit(bpr_triples(dataset, 32, seed=0), epochs=1, verbose=0)
