@@ -592,6 +592,13 @@ def _export(args) -> int:
     print(f"exported to {path}{stored}")
     if encoders:
         print(f"the content tower (embed_items, for new items) is in {path / 'embed_items'}")
+    if run is not None and run.privacy() is not None:
+        print(
+            "note: the model trained with DP-SGD, but the SavedModel also holds each user's "
+            f"seen items ({args.seen}) and item popularity, which its ε does not cover "
+            "(docs/privacy.md)",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -90,6 +90,12 @@ def test_train_reports_the_privacy_spent(demo_dir, tmp_path):
         result.stdout
     )
     assert "absl" not in result.stderr
+    exported = run_cli("export", "--model", tmp_path / "run", "--out", tmp_path / "served")
+    assert exported.returncode == 0, exported.stderr
+    assert (
+        "note: the model trained with DP-SGD, but the SavedModel also holds each user's seen"
+        in (exported.stderr)
+    )
 
 
 def test_train_refuses_what_privacy_cannot_protect(demo_dir, demo_features, tmp_path):
@@ -102,7 +108,28 @@ def test_train_refuses_what_privacy_cannot_protect(demo_dir, demo_features, tmp_
     )
     with pytest.raises(ConfigError, match='target_delta" must be below 1 / '):
         train(demo_dir, loose, tmp_path / "loose")
-    assert not (tmp_path / "graph").exists() and not (tmp_path / "loose").exists()
+    tiny = _write_config(
+        tmp_path / "tiny.json",
+        privacy={"l2_clip": 1.0, "target_epsilon": 1e-4, "target_delta": 1e-5},
+    )
+    with pytest.raises(
+        ConfigError, match='tiny.json: "privacy.target_epsilon": ε = 0.0001 .*above'
+    ):
+        train(demo_dir, tiny, tmp_path / "tiny")
+    for name in ("graph", "loose", "tiny"):
+        assert not (tmp_path / name).exists()
+
+
+def test_a_resumed_run_never_goes_past_its_target_epsilon(demo_dir, tmp_path):
+    from mmrec_tf.training import RunDirectory
+
+    config = _write_config(tmp_path / "private.json")  # target ε = 2 by epoch 2
+    train(demo_dir, config, tmp_path / "run", epochs=1, verbose=0)
+    spent = RunDirectory(tmp_path / "run").privacy()
+    assert 1.98 <= spent["epsilon"] <= 2.0  # σ chosen for the one epoch asked for
+    with pytest.raises(ConfigError, match="epoch 2 would spend ε = .*, more than privacy.target"):
+        train(demo_dir, config, tmp_path / "run", resume=True, verbose=0)
+    assert RunDirectory(tmp_path / "run").privacy() == spent
 
 
 def test_the_shipped_private_configuration_builds_a_model_privacy_accepts(demo_dir, demo_features):

@@ -55,11 +55,20 @@ def epsilon_spent(noise_multiplier: float, sampling_rate: float, steps: int, del
 
 
 def noise_for_epsilon(epsilon: float, sampling_rate: float, steps: int, delta: float) -> float:
-    """The smallest noise multiplier (to 0.1% of it) whose `steps` steps spend at
-    most `epsilon` at `delta` (`dp_accounting.calibrate_dp_mechanism`)."""
+    """The smallest noise multiplier (to 0.1% of it, and at least 0.01) whose
+    `steps` steps spend at most `epsilon` at `delta`
+    (`dp_accounting.calibrate_dp_mechanism`); a ValueError when even 1000 does not."""
     import dp_accounting
 
-    bracket = dp_accounting.ExplicitBracketInterval(1e-2, 1e3)
+    smallest, largest = 1e-2, 1e3
+    if epsilon_spent(largest, sampling_rate, steps, delta) > epsilon:
+        raise ValueError(
+            f"ε = {epsilon:g} at δ = {delta:g} over {steps} steps at sampling rate "
+            f"{sampling_rate:.4g} needs a noise multiplier above {largest:g}"
+        )
+    if epsilon_spent(smallest, sampling_rate, steps, delta) <= epsilon:
+        return smallest
+    bracket = dp_accounting.ExplicitBracketInterval(smallest, largest)
     with _quiet_accountant():
         return float(
             dp_accounting.calibrate_dp_mechanism(

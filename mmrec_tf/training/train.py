@@ -283,8 +283,9 @@ class _PrivateTraining:
     """A run's DP-SGD: its `PrivateGradients` and the report of what it spent.
 
     The noise multiplier is the configuration's, or the one that spends
-    `target_epsilon` over the configuration's epochs; a resumed run keeps the
-    one its privacy.json recorded.
+    `target_epsilon` by the run's last epoch (`epochs`, or `train`'s
+    `epochs=`); a resumed run keeps the one its privacy.json recorded, and
+    may not go on past `target_epsilon`.
     """
 
     def __init__(self, config: dict, dataset, resumed_run, config_path):
@@ -305,17 +306,29 @@ class _PrivateTraining:
         self.steps_per_epoch = -(-count // self.batch_size)
         self.overflow = poisson_batch_capacity(count, self.sampling_rate)[1]
         recorded = None if resumed_run is None else resumed_run.privacy()
+        planned_steps = config["epochs"] * self.steps_per_epoch
+        target = settings.get("target_epsilon")
         if recorded is not None:
             noise = recorded["noise_multiplier"]
+            planned = privacy.epsilon_spent(
+                noise, self.sampling_rate, planned_steps, settings["target_delta"]
+            )
+            if target is not None and planned > target * 1.001:
+                raise ConfigError(
+                    f"{config_path}: going on to epoch {config['epochs']} would spend ε = "
+                    f"{planned:.3g}, more than privacy.target_epsilon {target:g} (the run's noise "
+                    f"multiplier {noise:.4g} was chosen for fewer epochs): resume with at most "
+                    "the epochs it started with, or start a new run"
+                )
         elif "noise_multiplier" in settings:
             noise = settings["noise_multiplier"]
         else:
-            noise = privacy.noise_for_epsilon(
-                settings["target_epsilon"],
-                self.sampling_rate,
-                config["epochs"] * self.steps_per_epoch,
-                settings["target_delta"],
-            )
+            try:
+                noise = privacy.noise_for_epsilon(
+                    target, self.sampling_rate, planned_steps, settings["target_delta"]
+                )
+            except ValueError as e:
+                raise ConfigError(f'{config_path}: "privacy.target_epsilon": {e}') from None
         self.settings = {**settings, "noise_multiplier": noise}
         self.gradients = PrivateGradients(settings["l2_clip"], noise, self.batch_size)
 
