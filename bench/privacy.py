@@ -12,7 +12,10 @@ configuration's epochs), as `mmrec-tf train` does (without privacy, up to
 300 epochs with early stopping, as bench/experiments.py trains); the selected epoch is
 tested as `mmrec-tf evaluate` does (test split, mask train+valid). Writes
 DIR/privacy.md (mean ± std over seeds, with δ, σ and the steps) and
-DIR/privacy.json (every run), and keeps the runs in DIR/runs/.
+DIR/privacy.json (every run), and keeps the runs in DIR/runs/ (a run that
+finished is reused when the benchmark runs again with the same --out).
+MostPopular is reported exact and with ε-DP counts (Laplace noise, one
+draw per seed): the private baseline that DP-SGD has to beat.
 """
 
 from __future__ import annotations
@@ -28,8 +31,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def train_and_test(data, features, config: dict, out: Path) -> dict:
+    """A run's test results; kept beside it (`out`.result.json), so that running the
+    benchmark again with the same --out reuses the runs that finished."""
     from mmrec_tf.training import RunDirectory, evaluate, train
 
+    kept = out.with_suffix(".result.json")
+    if kept.is_file():
+        return json.loads(kept.read_text())
     out.mkdir(parents=True, exist_ok=True)
     config_path = out.with_suffix(".json")
     config_path.write_text(json.dumps(config, indent=1))
@@ -38,13 +46,28 @@ def train_and_test(data, features, config: dict, out: Path) -> dict:
     seconds = time.perf_counter() - start
     results = evaluate(out, "test", ks=(20,))
     run = RunDirectory(out)
-    return {
+    result = {
         "recall@20": results["recall@20"],
         "ndcg@20": results["ndcg@20"],
         "best_epoch": run.state()["best_epoch"],
         "seconds": seconds,
         "privacy": run.privacy(),
     }
+    kept.write_text(json.dumps(result))
+    return result
+
+
+def popularity(data, epsilon, seed) -> dict:
+    """MostPopular's test results, its counts exact or ε-DP (Laplace noise)."""
+    from mmrec_tf.data import load_dataset
+    from mmrec_tf.evaluation import evaluate_ranking
+    from mmrec_tf.models import MostPopular
+
+    dataset = load_dataset(data)
+    model = MostPopular.from_dataset(dataset, epsilon=epsilon, seed=seed)
+    results = evaluate_ranking(model.score_users, dataset, "test", ks=(20,))
+    privacy = None if epsilon is None else {"epsilon": epsilon, "delta": 0.0}
+    return {"recall@20": results["recall@20"], "ndcg@20": results["ndcg@20"], "privacy": privacy}
 
 
 def main() -> int:
@@ -82,6 +105,12 @@ def main() -> int:
             row = train_and_test(args.data, args.features, config, out)
             rows.append({"setting": name, "seed": seed, **row})
             print(json.dumps(rows[-1]), flush=True)
+        for epsilon in [None, *args.epsilons]:
+            name = "MostPopular" + ("" if epsilon is None else f", ε = {epsilon:g}")
+            row = popularity(args.data, epsilon, seed)
+            rows.append({"setting": name, "seed": seed, **row})
+    for epsilon in [None, *args.epsilons]:
+        settings["MostPopular" + ("" if epsilon is None else f", ε = {epsilon:g}")] = epsilon
     (args.out / "privacy.json").write_text(json.dumps(rows, indent=1))
     (args.out / "privacy.md").write_text(table(rows, settings))
     print(table(rows, settings))
@@ -100,19 +129,21 @@ def table(rows, settings) -> str:
     for name in settings:
         runs = [r for r in rows if r["setting"] == name]
         spent = runs[0]["privacy"]
-        privacy = (
-            ("∞", "–", "–")
-            if spent is None
-            else (
+        if spent is None:
+            privacy = ("∞", "–", "–")
+        elif "steps" not in spent:  # Laplace counts: pure ε-DP
+            privacy = (f"{spent['epsilon']:.2f} (0)", "Laplace 1/ε", "–")
+        else:
+            privacy = (
                 f"{max(r['privacy']['epsilon'] for r in runs):.2f} ({spent['delta']:.0e})",
                 f"{spent['noise_multiplier']:.3f}",
                 str(spent["steps"]),
             )
-        )
+        seconds = [r["seconds"] for r in runs if "seconds" in r]
         lines.append(
             f"| {name} | {' | '.join(privacy)} | {spread([r['recall@20'] for r in runs])} | "
             f"{spread([r['ndcg@20'] for r in runs])} | "
-            f"{statistics.mean(r['seconds'] for r in runs):.0f} |"
+            f"{f'{statistics.mean(seconds):.0f}' if seconds else '–'} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -146,3 +146,19 @@ def test_private_training_needs_poisson_batches(demo_dir):
     model.compile(optimizer="adam", private_gradients=private)
     with pytest.raises(ValueError, match="Poisson-sampled batches with an example_weight"):
         model.fit(bpr_triples(dataset, 32, seed=0), epochs=1, verbose=0)
+
+
+def test_private_popularity_adds_laplace_noise_of_scale_one_over_epsilon():
+    from mmrec_tf.models import MostPopular
+
+    items = np.repeat(np.arange(4000), 50)  # every count 50
+    exact = MostPopular(items, 4000).popularity
+    noisy = MostPopular(items, 4000, epsilon=0.5, seed=1).popularity
+    # Laplace(1/ε): mean 0, standard deviation √2/ε.
+    assert np.mean(noisy - exact) == pytest.approx(0.0, abs=0.15)
+    assert np.std(noisy - exact) == pytest.approx(np.sqrt(2) / 0.5, rel=0.05)
+    same = MostPopular(items, 4000, epsilon=0.5, seed=1).popularity
+    np.testing.assert_array_equal(noisy, same)
+    assert not np.array_equal(MostPopular(items, 4000, epsilon=0.5).popularity, noisy)
+    with pytest.raises(ValueError, match="epsilon must be > 0"):
+        MostPopular(items, 4000, epsilon=0.0)
