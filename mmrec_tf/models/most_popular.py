@@ -25,9 +25,7 @@ class MostPopular:
     [[1.32, 0.38, -0.5]]
     """
 
-    def __init__(
-        self, items: np.ndarray, num_items: int, epsilon: float | None = None, seed=None
-    ):
+    def __init__(self, items: np.ndarray, num_items: int, epsilon: float | None = None, seed=None):
         self.popularity = np.bincount(np.asarray(items), minlength=num_items).astype(np.float64)
         if epsilon is not None:
             if not epsilon > 0:
