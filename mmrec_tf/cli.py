@@ -674,9 +674,16 @@ def _recommend(args) -> int:
         out = served.recommend(tf.constant([user]), k)
         who = f"user {args.user!r}"
         if not bool(out["known_user"][0]):
+            hint = (
+                " (a model trained on pseudonymised data knows hashed ids: pass the --key-file "
+                "that pseudonymised it)"
+                if args.key_file is None
+                else f" (hashed with {args.key_file}: another key, or a model trained on real "
+                "ids, finds no one)"
+            )
             print(
                 f"mmrec-tf: user {args.user!r} is not in the training data: "
-                "showing the most popular items",
+                f"showing the most popular items{hint}",
                 file=sys.stderr,
             )
     items = out["item_id"][0].numpy()
