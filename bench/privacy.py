@@ -11,7 +11,8 @@ target ε (DP-SGD, the noise multiplier chosen for that ε over the
 configuration's epochs), as `mmrec-tf train` does (without privacy, up to
 300 epochs with early stopping, as bench/experiments.py trains); the selected epoch is
 tested as `mmrec-tf evaluate` does (test split, mask train+valid). Writes
-DIR/privacy.md (mean ± std over seeds, with δ, σ and the steps) and
+DIR/privacy.md (mean ± std over seeds, with δ, σ and the steps, and the
+median seconds of a training) and
 DIR/privacy.json (every run), and keeps the runs in DIR/runs/ (a run that
 finished is reused when the benchmark runs again with the same --out).
 MostPopular is reported exact and with ε-DP counts (Laplace noise, one
@@ -143,7 +144,7 @@ def table(rows, settings) -> str:
         lines.append(
             f"| {name} | {' | '.join(privacy)} | {spread([r['recall@20'] for r in runs])} | "
             f"{spread([r['ndcg@20'] for r in runs])} | "
-            f"{f'{statistics.mean(seconds):.0f}' if seconds else '–'} |"
+            f"{f'{statistics.median(seconds):.0f}' if seconds else '–'} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -675,7 +675,7 @@ def _recommend(args) -> int:
         who = f"user {args.user!r}"
         if not bool(out["known_user"][0]):
             hint = (
-                " (a model trained on pseudonymised data knows hashed ids: pass the --key-file "
+                " (if the model was trained on pseudonymised data, pass the --key-file "
                 "that pseudonymised it)"
                 if args.key_file is None
                 else f" (hashed with {args.key_file}: another key, or a model trained on real "

@@ -317,8 +317,8 @@ class _PrivateTraining:
                 raise ConfigError(
                     f"{config_path}: going on to epoch {config['epochs']} would spend ε = "
                     f"{planned:.3g}, more than privacy.target_epsilon {target:g} (the run's noise "
-                    f"multiplier {noise:.4g} was chosen for fewer epochs): resume with at most "
-                    "the epochs it started with, or start a new run"
+                    f"multiplier {noise:.4g} was chosen for fewer epochs): this run cannot go "
+                    "further; start a new run for more epochs at the same ε (more noise per step)"
                 )
         elif "noise_multiplier" in settings:
             noise = settings["noise_multiplier"]

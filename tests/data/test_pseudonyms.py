@@ -133,4 +133,4 @@ def test_pseudonymize_train_and_serve_with_the_key_one_process_per_command(demo_
     # Without the key the real id is unknown to the model.
     plain = run_cli("recommend", "--model", served, "--user", "user0001")
     assert "'user0001' is not in the training data" in plain.stderr
-    assert "pass the --key-file that pseudonymised it" in plain.stderr
+    assert "pseudonymised data, pass the --key-file that pseudonymised it" in plain.stderr
