@@ -58,13 +58,11 @@ def train_and_test(data, features, config: dict, out: Path) -> dict:
     return result
 
 
-def popularity(data, epsilon, seed) -> dict:
+def popularity(dataset, epsilon, seed) -> dict:
     """MostPopular's test results, its counts exact or ε-DP (Laplace noise)."""
-    from mmrec_tf.data import load_dataset
     from mmrec_tf.evaluation import evaluate_ranking
     from mmrec_tf.models import MostPopular
 
-    dataset = load_dataset(data)
     model = MostPopular.from_dataset(dataset, epsilon=epsilon, seed=seed)
     results = evaluate_ranking(model.score_users, dataset, "test", ks=(20,))
     privacy = None if epsilon is None else {"epsilon": epsilon, "delta": 0.0}
@@ -83,6 +81,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, help="replaces the configuration's epochs")
     args = parser.parse_args()
+    from mmrec_tf.data import load_dataset
+
+    dataset = load_dataset(args.data)
     base = json.loads(args.config.read_text())
     if args.epochs:
         base["epochs"] = base["patience"] = args.epochs
@@ -108,7 +109,7 @@ def main() -> int:
             print(json.dumps(rows[-1]), flush=True)
         for epsilon in [None, *args.epsilons]:
             name = "MostPopular" + ("" if epsilon is None else f", ε = {epsilon:g}")
-            row = popularity(args.data, epsilon, seed)
+            row = popularity(dataset, epsilon, seed)
             rows.append({"setting": name, "seed": seed, **row})
     for epsilon in [None, *args.epsilons]:
         settings["MostPopular" + ("" if epsilon is None else f", ε = {epsilon:g}")] = epsilon

@@ -161,17 +161,17 @@ def poisson_triples(
         negatives = tf.random.stateless_uniform(
             [capacity], key + [0, 1 << 40], 0, num_items, dtype=tf.int32, alg="philox"
         )
-        return {
+        padded = {
             "user_index": tf.pad(tf.gather(user_table, chosen), [[0, padding]]),
             "positive_item": tf.pad(tf.gather(item_table, chosen), [[0, padding]]),
             "negative_item": negatives,
             "example_weight": tf.pad(tf.ones([real]), [[0, padding]]),
         }
+        return {key: tf.ensure_shape(value, [capacity]) for key, value in padded.items()}
 
     first = epochs.start * steps
     ds = tf.data.Dataset.range(first, first + len(epochs) * steps)
     ds = ds.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.map(lambda b: {k: tf.ensure_shape(v, [capacity]) for k, v in b.items()})
     return ds.apply(tf.data.experimental.assert_cardinality(len(epochs) * steps)).prefetch(
         tf.data.AUTOTUNE
     )

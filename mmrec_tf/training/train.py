@@ -289,7 +289,7 @@ class _PrivateTraining:
     """
 
     def __init__(self, config: dict, dataset, resumed_run, config_path):
-        from mmrec_tf.data import poisson_batch_capacity
+        from mmrec_tf.data import bpr_num_batches, poisson_batch_capacity
         from mmrec_tf.models.private_gradients import PrivateGradients
         from mmrec_tf.training import privacy
 
@@ -303,7 +303,7 @@ class _PrivateTraining:
             )
         self.batch_size = config["batch_size"]
         self.sampling_rate = min(1.0, self.batch_size / count)
-        self.steps_per_epoch = -(-count // self.batch_size)
+        self.steps_per_epoch = bpr_num_batches(dataset, self.batch_size)  # poisson_triples' too
         self.overflow = poisson_batch_capacity(count, self.sampling_rate)[1]
         recorded = None if resumed_run is None else resumed_run.privacy()
         planned_steps = config["epochs"] * self.steps_per_epoch
