@@ -211,8 +211,10 @@ def _validate_command(commands, common) -> None:
         parents=[common],
         help="check a dataset and decode every file",
         description="Check a dataset directory: ids, splits, paths, and every referenced media "
-        "file decoded as the loaders do. Prints a summary, then each problem on "
-        "its own line; exits with status 1 when there are errors.",
+        "file decoded as the loaders do; warns about what spoils an evaluation (held-out "
+        "(user, item) pairs also in train, repeated rows, users or items with no train "
+        "interaction). Prints a summary, then each problem on its own line; exits with "
+        "status 1 when there are errors.",
     )
     validate.add_argument("--data", type=Path, required=True, help="the dataset directory")
     validate.add_argument(
