@@ -23,6 +23,7 @@ from mmrec_tf.data.graphs import (
     knn_graph,
     normalize_adjacency,
 )
+from mmrec_tf.data.identity import DataIdentity, IdentityMismatch
 from mmrec_tf.data.image import ImageOptions, decode_image
 from mmrec_tf.data.item_content import ItemContent
 from mmrec_tf.data.loaders import ItemLoader, interactions_dataset
@@ -52,6 +53,7 @@ __all__ = [
     "poisson_batch_capacity",
     "poisson_triples",
     "AudioOptions",
+    "DataIdentity",
     "DatasetError",
     "decode_audio",
     "decode_frame_folder",
@@ -60,6 +62,7 @@ __all__ = [
     "decode_video_file",
     "decode_wav",
     "generate_demo_dataset",
+    "IdentityMismatch",
     "ImageOptions",
     "ItemContent",
     "interaction_graph",

@@ -144,6 +144,47 @@ class MultimodalDataset:
         relative = self.media[_check_modality(modality, MEDIA_MODALITIES)][item]
         return None if relative is None else resolve_inside(self.root, relative)
 
+    def renumbered(self, user_order, item_order) -> MultimodalDataset:
+        """This dataset with user `u` being this one's user `user_order[u]` and item `i`
+        its item `item_order[i]` (both permutations), and the interactions in a
+        canonical order: by user, then timestamp, item, split and rating. A run
+        reads its dataset so (`DataIdentity.align`): the same rows in another order
+        give the same numbering, batches and histories. Without timestamps the
+        file's order is the time, so each user's rows keep their order.
+        """
+        user_order, item_order = np.asarray(user_order), np.asarray(item_order)
+        new_user = np.empty(self.num_users, np.int32)
+        new_user[user_order] = np.arange(self.num_users, dtype=np.int32)
+        new_item = np.empty(self.num_items, np.int32)
+        new_item[item_order] = np.arange(self.num_items, dtype=np.int32)
+        users, items = new_user[self.interaction_users], new_item[self.interaction_items]
+        if self.timestamps is None:
+            order = np.argsort(users, kind="stable")
+        else:
+            keys = [items, self.timestamps, users]
+            if self.splits is not None:
+                keys.insert(0, sum(i * (self.splits == name) for i, name in enumerate(SPLITS)))
+            if self.ratings is not None:
+                keys.insert(0, self.ratings)
+            order = np.lexsort(keys)
+
+        def in_order(values):
+            return None if values is None else values[order]
+
+        return MultimodalDataset(
+            root=self.root,
+            item_ids=[self.item_ids[i] for i in item_order],
+            user_ids=[self.user_ids[u] for u in user_order],
+            text=[self.text[i] for i in item_order],
+            media={m: [paths[i] for i in item_order] for m, paths in self.media.items()},
+            metadata={c: [values[i] for i in item_order] for c, values in self.metadata.items()},
+            interaction_users=users[order],
+            interaction_items=items[order],
+            ratings=in_order(self.ratings),
+            timestamps=in_order(self.timestamps),
+            splits=in_order(self.splits),
+        )
+
     def summary(self) -> dict:
         """Counts for people: items, users, interactions, splits, modalities."""
         return {

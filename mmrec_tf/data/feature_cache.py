@@ -158,14 +158,33 @@ class FeatureCache:
             )
         features, present = {}, {}
         for modality in names:
-            if self.metadata(modality)["item_ids"] != dataset.item_ids:
-                raise ValueError(
-                    f"{self.metadata_path(modality)} was extracted for other items than "
-                    f"{dataset.root}"
-                )
-            features[modality] = np.load(self.features_path(modality))
+            rows = self._rows_of(modality, dataset)
+            array = np.load(self.features_path(modality))
+            features[modality] = array if rows is None else array[rows]
             present[modality] = self.present(modality, dataset.item_ids)
+            if not present[modality].any():
+                # Written by a version that extracted a modality no item has.
+                raise ValueError(
+                    f"{self.features_path(modality)} holds no item's {modality} (every item "
+                    'is missing it): extract another modality or leave it out of "modalities"'
+                )
         return features, present
+
+    def _rows_of(self, modality: str, dataset) -> np.ndarray | None:
+        """The feature rows of `dataset`'s items, in its order (None: already so);
+        features of the same items in another order are mapped by id."""
+        extracted = self.metadata(modality)["item_ids"]
+        if extracted == dataset.item_ids:
+            return None
+        row = {item_id: i for i, item_id in enumerate(extracted)}
+        missing = next((i for i in dataset.item_ids if i not in row), None)
+        if missing is not None or len(extracted) != dataset.num_items:
+            shown = f"has no item {missing!r} of" if missing else "holds items not in"
+            raise ValueError(
+                f"{self.metadata_path(modality)} {shown} {dataset.root}: it was extracted for "
+                "other items (run `mmrec-tf extract-features` on this dataset)"
+            )
+        return np.array([row[item_id] for item_id in dataset.item_ids])
 
     def write(
         self,

@@ -109,12 +109,17 @@ def history_scorer(model, dataset: MultimodalDataset, history: str = "train", sp
       deployed recommender knows what a user did up to now; nothing is
       refitted. Needs a model that scores histories (`score_histories`:
       `HistoryRecommender`, `EASE`, `ItemKNN`).
+
+    Users with no interaction in those splits are scored by the training
+    split's item popularity (`popular_for_unknown_users`): never by an
+    untrained embedding row.
     """
     if history not in HISTORIES:
         raise ValueError(f"history must be one of {HISTORIES}. Received: history={history!r}")
     if history == "train":
         # Trainable recommenders compute their item side once for all batches.
-        return model.ranking_scorer() if hasattr(model, "ranking_scorer") else model.score_users
+        scorer = model.ranking_scorer() if hasattr(model, "ranking_scorer") else model.score_users
+        return popular_for_unknown_users(scorer, dataset, ["train"])
     if split != "test":
         raise ValueError(
             "history train+valid is for the test split: on valid, the held-out items "
@@ -132,7 +137,25 @@ def history_scorer(model, dataset: MultimodalDataset, history: str = "train", sp
         window = length or max(1, int(sequences.lengths[users].max()))
         return model.score_histories(sequences.latest(window, users), users)
 
-    return score_users
+    return popular_for_unknown_users(score_users, dataset, ["train", "valid"])
+
+
+def popular_for_unknown_users(score_users, dataset: MultimodalDataset, known_from):
+    """`score_users` for the users with interactions in the splits `known_from`; the
+    others (the model has neither a trained row nor a history of theirs) get the
+    training split's item popularity, as an exported model serves unknown users."""
+    known = np.zeros(dataset.num_users, bool)
+    for split in known_from:
+        known[dataset.interactions(split)[0]] = True
+    if known.all():
+        return score_users
+    popularity = tf.constant(dataset.item_popularity(), tf.float32)
+
+    def score_known_users(users):
+        scores = tf.cast(score_users(users), tf.float32)
+        return tf.where(known[np.asarray(users)][:, None], scores, popularity[None, :])
+
+    return score_known_users
 
 
 def _rows_of(users, items, chosen):

@@ -33,9 +33,12 @@ class ServingTables(tf.Module):
         popularity,
         titles,
         quantize=None,
+        known_users=None,
     ):
         super().__init__(name="serving_tables")
-        self.user_lookup = _id_lookup(user_ids)
+        # Users the model has nothing of (no trained row, no history) are not looked up:
+        # they are unknown users, served the popular items.
+        self.user_lookup = _id_lookup(user_ids, known_users)
         self.item_lookup = _id_lookup(item_ids)
         self.item_ids = tf.Variable(np.asarray(item_ids, object), trainable=False, name="item_ids")
         self.user_vectors = VectorTable(user_vectors, quantize, name="user_vectors")
@@ -159,11 +162,15 @@ def export_recommender(
       items over the whole catalogue, never one the user interacted with in
       `seen_splits`; k' = min(k, the fewest items a user of the batch has not
       seen), so one user asking for more than they have left gets exactly
-      what is left. A user id the dataset does not have (`known_user`
-      False) gets the most popular items of the training split, `score`
-      being their share of training users.
+      what is left, and k ≤ 0 gives k' = 0: empty results ([B, 0]). A user
+      the model has nothing of (`known_user` False): an id the dataset does
+      not have, or a user with no training interaction
+      (no history in `seen_splits`, for a model that reads histories), gets
+      the most popular items of the training split, `score` being their
+      share of training users.
     * `score(user_id: string [B], item_id: string [B])` → `score` float32
-      [B]: the model's score; NaN where the user or the item is unknown.
+      [B]: the model's score; NaN where the user (as for `recommend`) or the
+      item is unknown.
     * `title(item_id: string [B])` → `title` string [B]: the item's `title` metadata
       column (the item id when the dataset has none); "" for an unknown id.
     * `embed_users(user_id: string [B])` → `user_vector` float32 [B, d]: user vectors
@@ -217,7 +224,12 @@ def export_recommender(
     seen_users, seen_items = dataset.interaction_pairs(list(seen_splits))
     row_splits = np.searchsorted(seen_users, np.arange(dataset.num_users + 1)).astype(np.int64)
     tables_class, history = ServingTables, ()
+    # A user is known when the model has something of theirs: a row trained on their
+    # training interactions, or (below) a history in the seen splits.
+    known_users = np.zeros(dataset.num_users, bool)
+    known_users[dataset.interactions("train")[0]] = True
     if hasattr(model, "history_encoder"):
+        known_users[seen_users] = True
         from mmrec_tf.data.histories import Sequences
 
         # Known users are their latest interactions in the splits serving treats as seen.
@@ -236,6 +248,7 @@ def export_recommender(
         dataset.item_popularity().astype(np.float32),
         dataset.metadata.get("title", dataset.item_ids),
         quantize=quantize,
+        known_users=known_users,
     )
     content = None
     encoders = content_encoders or getattr(model, "encoders", None)
@@ -295,8 +308,11 @@ def write_saved_model(tables: ServingTables, path: str | os.PathLike, content=No
     return Path(path)
 
 
-def _id_lookup(ids) -> tf.lookup.StaticHashTable:
-    """String id → row index; -1 for an id not in `ids`."""
-    keys = tf.constant(list(ids), tf.string)
-    values = tf.range(len(ids), dtype=tf.int32)
-    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)
+def _id_lookup(ids, keep=None) -> tf.lookup.StaticHashTable:
+    """String id → row index; -1 for an id not in `ids`, or not kept (`keep`, a bool
+    per id; all by default)."""
+    rows = np.arange(len(ids), dtype=np.int32)
+    if keep is not None:
+        rows = rows[np.asarray(keep, bool)]
+    keys = tf.constant(np.asarray(ids, object)[rows], tf.string)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, rows), -1)

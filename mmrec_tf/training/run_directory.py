@@ -1,6 +1,8 @@
 """The run directory `mmrec-tf train` writes: the one module that knows its files.
 
     RUN/config.json        the configuration, with the data and features paths
+    RUN/ids.json           the user and item ids the model learned, in its index
+                           order, with checksums (`mmrec_tf.data.identity`)
     RUN/state.json         progress: epochs done, best epoch and value, why it stopped
     RUN/model.keras        the model of the best validation epoch
     RUN/checkpoints/       the last epoch's model and optimizer, for --resume
@@ -24,12 +26,15 @@ import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
+from mmrec_tf.data.identity import DataIdentity
 from mmrec_tf.data.writing import current_umask, write_atomically
 
 CONFIG = "config.json"
+IDENTITY = "ids.json"
 STATE = "state.json"
 BEST_MODEL = "model.keras"
 LOG = "log.csv"
@@ -101,6 +106,36 @@ class RunDirectory:
         path = self.path / PRIVACY
         return _read_json(path) if path.is_file() else None
 
+    def identity(self) -> DataIdentity | None:
+        """The ids the model learned (ids.json), or None for a run from before
+        mmrec-tf recorded them."""
+        path = self.path / IDENTITY
+        if not path.is_file():
+            return None
+        return DataIdentity.from_json(path.read_text(encoding="utf-8"), str(path))
+
+    def dataset(self, data: str | Path | None = None):
+        """The run's dataset (`data`, by default the one config.json names), numbered
+        as the model learned it (`DataIdentity.align`): the same ids in rows of
+        another order read the same; other ids are refused, naming the first one.
+
+        A run from before ids.json takes its numbering from the dataset as it is
+        now, and says so on standard error.
+        """
+        from mmrec_tf.data import load_dataset
+
+        dataset = load_dataset(self.config()["data"] if data is None else data)
+        identity = self.identity()
+        if identity is None:
+            print(
+                f"note: {self.path} has no {IDENTITY} (trained before runs recorded their ids): "
+                f"its users and items are numbered as {dataset.root} is now; if that dataset "
+                "changed since training, the results are wrong: train a new run",
+                file=sys.stderr,
+            )
+            identity = DataIdentity.of(dataset)
+        return identity.align(dataset, str(self.path / IDENTITY))
+
     def last_checkpoint(self) -> Path | None:
         name = self.state().get("checkpoint")
         return None if name is None else self.path / name
@@ -124,11 +159,16 @@ class RunDirectory:
 
     # Writing.
 
-    def begin(self, config: dict) -> None:
-        """Creates the run: its configuration and a state with no epoch done."""
+    def begin(self, config: dict, identity: DataIdentity) -> None:
+        """Creates the run: its configuration, the ids it learns and a state with no
+        epoch done."""
         self.path.mkdir(parents=True, exist_ok=True)
         write_atomically(self.path / CONFIG, json.dumps(config, indent=1))
+        self.write_identity(identity)
         self.write_state({"epochs_done": 0, "finished": False})
+
+    def write_identity(self, identity: DataIdentity) -> None:
+        write_atomically(self.path / IDENTITY, identity.to_json())
 
     def write_state(self, state: dict) -> None:
         write_atomically(self.path / STATE, json.dumps(state, indent=1))
@@ -151,6 +191,16 @@ class RunDirectory:
     def remove_checkpoints_except(self, keep: str) -> None:
         for path in (self.path / CHECKPOINTS).glob("*.keras"):
             if f"{CHECKPOINTS}/{path.name}" != keep:
+                path.unlink()
+
+    def remove_staging_leftovers(self) -> None:
+        """Removes what saves that a killed run never finished left behind: the
+        staging files of `_save_model_atomically` (`.model.<random>.keras`,
+        `checkpoints/.epoch_<n>.<random>.keras`). Only a resumed run calls it, before
+        it saves anything: no save of this run is under way."""
+        stem = Path(BEST_MODEL).stem
+        for pattern in (f".{stem}.*.keras", f"{CHECKPOINTS}/.epoch_*.keras"):
+            for path in self.path.glob(pattern):
                 path.unlink()
 
     def append_log(self, row: dict) -> None:

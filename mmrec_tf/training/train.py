@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 
 from mmrec_tf.data.feature_cache import FeatureCache
+from mmrec_tf.data.identity import DataIdentity
 from mmrec_tf.training.config import (
     END_TO_END_DEFAULTS,
     MODALITY_NAMES,
@@ -193,7 +194,12 @@ def train(
         raise ConfigError(
             f"{config_path}: an end_to_end configuration encodes raw files: do not pass --features"
         )
-    dataset = load_dataset(data)
+    if resume:
+        dataset = run.dataset(data)  # numbered as the model learned it, or refused
+    else:
+        # Numbered and ordered as every later reader of the run will see it.
+        loaded = load_dataset(data)
+        dataset = DataIdentity.of(loaded).align(loaded, str(data))
     for split in ("train", "valid"):
         dataset.interactions(split)  # no split column: an error naming the file
     features, present = (
@@ -231,8 +237,9 @@ def train(
             raise ConfigError(f"{config_path}: {e}") from None
     if writes and resume:
         run.truncate_log(state["epochs_done"])
+        run.remove_staging_leftovers()
     elif writes:
-        run.begin({**config, **paths})
+        run.begin({**config, **paths}, DataIdentity.of(dataset))
 
     batches = bpr_num_batches(dataset, config["batch_size"])
     epochs = range(state["epochs_done"], config["epochs"])
@@ -405,7 +412,6 @@ def evaluate(run, split="test", mask="train+valid", ks=(10, 20, 50), history="tr
     """Evaluates a run's best model under a protocol (`split`, `mask`, `history`: see
     `mmrec_tf.evaluation.evaluate_ranking` and `history_scorer`); writes
     `RunDirectory(run).evaluation_path(split, history, mask)` and returns the metrics."""
-    from mmrec_tf.data import load_dataset
     from mmrec_tf.evaluation import evaluate_ranking, history_scorer
     from mmrec_tf.models import load_recommender
 
@@ -413,7 +419,7 @@ def evaluate(run, split="test", mask="train+valid", ks=(10, 20, 50), history="tr
     run.check_existing()
     if not run.best_model_path.is_file():
         raise RunError(f"{run.path} has no {run.best_model_path.name}: no epoch has finished yet")
-    dataset = load_dataset(run.config()["data"])
+    dataset = run.dataset()
     model = load_recommender(run.best_model_path)
     score = history_scorer(model, dataset, history, split)
     results = evaluate_ranking(score, dataset, split, mask=mask, ks=ks)
