@@ -92,6 +92,14 @@ BAD_CONFIGS = {
         '{"options": {"graph": "gat"}}',
         '"options.graph" must be one of lightgcn, attention, found "gat"',
     ),
+    "embeddings of no dimension": (
+        '{"options": {"embedding_dim": 0}}',
+        '"options.embedding_dim" must be an integer ≥ 1, found 0',
+    ),
+    "histories of no item": (
+        '{"model": "HistoryRecommender", "options": {"history_length": 0}}',
+        '"options.history_length" must be an integer ≥ 1, found 0',
+    ),
 }
 
 ROWS = {

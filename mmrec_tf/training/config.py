@@ -91,6 +91,17 @@ _SET_FROM_DATA = {
     "present",
     "split",
 }
+# Options that are sizes (or a divisor): 0 would build a model that cannot work, so
+# they must be ≥ 1 (> 0). The models' other numbers may be 0 (no graph layers, no
+# item graph, no regularisation).
+_POSITIVE_OPTIONS = (
+    "embedding_dim",
+    "num_heads",
+    "history_length",
+    "history_heads",
+    "history_horizon",
+    "temperature",
+)
 
 
 class ConfigError(ValueError):
@@ -225,8 +236,12 @@ def _check_options(model: str, options: dict, source: str) -> dict:
             continue
         if isinstance(default, bool):
             _expect(options, name, source, "options.", bool, "true or false")
+        elif isinstance(default, int) and name in _POSITIVE_OPTIONS:
+            _expect(options, name, source, "options.", int, "an integer ≥ 1", positive=True)
         elif isinstance(default, int):
             _expect(options, name, source, "options.", int, "an integer ≥ 0", non_negative=True)
+        elif isinstance(default, float) and name in _POSITIVE_OPTIONS:
+            _expect(options, name, source, "options.", float, "a number > 0", positive=True)
         elif isinstance(default, float):
             _expect(options, name, source, "options.", float, "a number ≥ 0", non_negative=True)
         elif isinstance(default, str):
