@@ -34,10 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_tensorflow(args.verbose)
         return _run_handler(args)
     except _Terminated:
-        print("mmrec-tf: terminated", file=sys.stderr)
+        print(f"mmrec-tf: terminated{_interrupted_hint(args)}", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
-        print("mmrec-tf: interrupted", file=sys.stderr)
+        print(f"mmrec-tf: interrupted{_interrupted_hint(args)}", file=sys.stderr)
         return 130
     finally:
         if previous is not None:
@@ -50,6 +50,12 @@ class _Terminated(KeyboardInterrupt):
 
 def _raise_terminated(signum, frame):
     raise _Terminated()
+
+
+def _interrupted_hint(args) -> str:
+    """What a command stopped by Ctrl-C or `kill` adds to "interrupted": its parser's
+    `interrupted_hint` default (none by default)."""
+    return f": {args.interrupted_hint}" if args.interrupted_hint else ""
 
 
 def _run_handler(args) -> int:
@@ -119,6 +125,8 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show TensorFlow's start-up logging, warnings and full tracebacks",
     )
+    # A command whose interrupted work can be resumed says how (`_interrupted_hint`).
+    common.set_defaults(interrupted_hint=None)
 
     # Each command's parser (`_<command>_command`) sits just above its handler.
     for add_command in (
@@ -278,7 +286,10 @@ def _extract_features_command(commands, common) -> None:
         help="encode only shard I of N (0 ≤ I < N): items ⌊I·n/N⌋ to ⌊(I+1)·n/N⌋ − 1 of the "
         "n in the dataset's order, into FEATS/<modality>.shards/",
     )
-    extract.set_defaults(handler=_extract_features)
+    extract.set_defaults(
+        handler=_extract_features,
+        interrupted_hint="run the same command again to resume (finished chunks are kept)",
+    )
 
 
 def _extract_features(args) -> int:
@@ -291,6 +302,8 @@ def _extract_features(args) -> int:
         shard = None if args.shard is None else FeatureShard.parse(args.shard)
     except ValueError as e:
         raise ValueError(f"--shard: {e}") from None
+    if args.out.exists() and not args.out.is_dir():
+        raise NotADirectoryError(f"--out {args.out} is a file, not a features directory")
     path = extract_features(
         args.data,
         args.modality,
@@ -639,6 +652,14 @@ def _recommend(args) -> int:
         raise ValueError("--key-file hashes --user; item ids (--history) are not pseudonymised")
     if args.k < 1:
         raise ValueError(f"-k must be at least 1. Received: {args.k}")
+    pseudonymizer = None
+    if args.key_file is not None:
+        from mmrec_tf.data.pseudonyms import Pseudonymizer
+
+        # Read before the model loads; a new key could match none of its users.
+        pseudonymizer = Pseudonymizer.from_key_file(
+            args.key_file, if_missing="it must be the key that pseudonymised the training data"
+        )
     if not args.model.exists():
         raise FileNotFoundError(f"{args.model}: no such SavedModel directory")
     if not (args.model / "saved_model.pb").is_file():
@@ -668,11 +689,7 @@ def _recommend(args) -> int:
                 file=sys.stderr,
             )
     else:
-        user = args.user
-        if args.key_file is not None:
-            from mmrec_tf.data.pseudonyms import Pseudonymizer
-
-            user = Pseudonymizer.from_key_file(args.key_file).user_id(args.user)
+        user = args.user if pseudonymizer is None else pseudonymizer.user_id(args.user)
         out = served.recommend(tf.constant([user]), k)
         who = f"user {args.user!r}"
         if not bool(out["known_user"][0]):

@@ -37,10 +37,11 @@ def _config(tmp_path, text):
     return path
 
 
-def _train(w, tmp_path, config_text, *extra, out=None):
+def _train(w, tmp_path, config_text, *extra, out=None, features=None):
     config = _config(tmp_path, config_text)
     out = out or tmp_path / "new-run"
-    return ["train", "--data", w["demo"], "--features", w["features"], "--config", config] + [
+    features = features or w["features"]
+    return ["train", "--data", w["demo"], "--features", features, "--config", config] + [
         "--out",
         out,
         *extra,
@@ -200,7 +201,42 @@ ROWS = {
         ],
         "encoder 'mobilenet' does not encode image",
     ),
+    "extract a modality no item has": lambda w, t: (
+        [
+            *("extract-features", "--data", _other_dataset(t), "--modality", "audio"),
+            *("--encoder", "builtin", "--out", t / "f"),
+        ],
+        "has audio (items.csv has no 'audio' column or every cell is empty); nothing to extract",
+    ),
+    "extract into a file": lambda w, t: (
+        [
+            *("extract-features", "--data", w["demo"], "--modality", "text"),
+            *("--encoder", "builtin", "--out", _with_file(t) / "notes.txt"),
+        ],
+        "notes.txt is a file, not a features directory",
+    ),
+    "train on features of a modality no item has": lambda w, t: (
+        _train(w, t, "{}", features=_features_without_audio(w, t)),
+        "audio.npy holds no item's audio (every item is missing it): extract another "
+        'modality or leave it out of "modalities"',
+    ),
+    "recommend with a key file that is not there": lambda w, t: (
+        ["recommend", "--model", t, "--user", "user0001", "--key-file", t / "key"],
+        "key: no key file; it must be the key that pseudonymised the training data",
+    ),
 }
+
+
+def _features_without_audio(w, tmp_path):
+    """The workspace's features and an audio.npy of an older version: no item has it."""
+    from mmrec_tf.data.feature_cache import FeatureCache
+
+    features = tmp_path / "features"
+    shutil.copytree(w["features"], features)
+    item_ids = json.loads((features / "text.json").read_text())["item_ids"]
+    metadata = {"item_ids": item_ids, "missing_item_ids": item_ids, "failed_item_ids": []}
+    FeatureCache(features).write("audio", [[0.0, 0.0]] * len(item_ids), metadata)
+    return features
 
 
 def _other_dataset(tmp_path):

@@ -48,16 +48,20 @@ class Pseudonymizer:
         self._key = bytes(key)
 
     @classmethod
-    def from_key_file(cls, path: str | os.PathLike) -> Pseudonymizer:
+    def from_key_file(
+        cls,
+        path: str | os.PathLike,
+        if_missing: str = "create one with `mmrec-tf pseudonymize ... --new-key`",
+    ) -> Pseudonymizer:
         """The pseudonymizer of the key in `path` (hex, as `write_key` writes it; `~`
-        is the home folder)."""
+        is the home folder). A missing file is a `PseudonymKeyError` whose message
+        ends with `if_missing`: what to do about it, which depends on the caller (a
+        new key pseudonymises new data, but finds no one in a trained model)."""
         path = Path(path).expanduser()
         try:
             text = path.read_text(encoding="ascii").strip()
         except FileNotFoundError:
-            raise PseudonymKeyError(
-                f"{path}: no key file; create one with `mmrec-tf pseudonymize ... --new-key`"
-            ) from None
+            raise PseudonymKeyError(f"{path}: no key file; {if_missing}") from None
         except (OSError, UnicodeDecodeError) as e:
             raise PseudonymKeyError(f"{path}: cannot read the key: {e}") from None
         try:

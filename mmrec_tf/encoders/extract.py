@@ -196,7 +196,8 @@ def extract_features(
     saved in chunks of `chunk_size` items, each written atomically to
     `out/.<modality>.partial/`: an interrupted run resumes from its finished
     chunks when run again with the same encoder. Existing features are never
-    replaced unless `overwrite`.
+    replaced unless `overwrite`. A dataset where no item has `modality` is
+    refused (`ValueError`): its features would all be missing.
 
     With `shard`, only that shard's items are encoded (see `FeatureShard`),
     into `out/<modality>.shards/`, resumable in the same way; once all N are
@@ -207,6 +208,12 @@ def extract_features(
         The path of the `.npy` file (the shard's, with `shard`).
     """
     dataset = load_dataset(data)
+    if not dataset.modality_available(modality).any():
+        # All-zero features would only fail later, in training, and less clearly.
+        raise ValueError(
+            f"no item of {data} has {modality} (items.csv has no '{modality}' column or every "
+            "cell is empty); nothing to extract"
+        )
     out = Path(out)
     cache = FeatureCache(out)
     if cache.features_path(modality, shard).exists() and not overwrite:

@@ -71,6 +71,27 @@ def test_an_interrupted_run_resumes_from_finished_chunks(demo_dir, tmp_path, mon
     np.testing.assert_allclose(resumed, reference, atol=1e-5)
 
 
+def test_an_interrupted_cli_run_says_how_to_resume(demo_dir, tmp_path, monkeypatch, capsys):
+    BatchCounter(monkeypatch, interrupt_at=2)
+    args = ["extract-features", "--data", str(demo_dir), "--modality", "image"]
+    args += ["--encoder", "builtin", "--out", str(tmp_path), "--chunk-size", "50"]
+    assert main([*args, "--batch-size", "50"]) == 130
+    assert capsys.readouterr().err == (
+        "mmrec-tf: interrupted: run the same command again to resume (finished chunks are kept)\n"
+    )
+    assert (tmp_path / ".image.partial" / "chunk_00000.npy").is_file()
+    # A command with nothing to resume has nothing to add.
+    import mmrec_tf.data
+
+    monkeypatch.setattr(mmrec_tf.data, "validate_dataset", _interrupt)
+    assert main(["validate", "--data", str(demo_dir)]) == 130
+    assert capsys.readouterr().err == "mmrec-tf: interrupted\n"
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
 def test_a_partial_run_of_another_encoder_is_not_mixed_in(demo_dir, tmp_path):
     partial = tmp_path / ".text.partial"
     partial.mkdir()
