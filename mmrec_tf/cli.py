@@ -675,7 +675,9 @@ def _recommend(args) -> int:
                 "(HistoryRecommender); use --user"
             )
         history = [item.strip() for item in args.history.split(",") if item.strip()]
-        out = served.recommend_from_history(tf.constant([history]), k)
+        # One "" (which the SavedModel skips) for an empty history: `tf.constant([[]])`
+        # would be a float tensor.
+        out = served.recommend_from_history(tf.constant([history or [""]], tf.string), k)
         who = "the history"
         if int(out["ignored_items"][0]):
             print(

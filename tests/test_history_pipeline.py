@@ -47,6 +47,14 @@ def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_pat
     unknown = run_cli("recommend", "--model", served, "--history", "nope", "-k", "3")
     assert unknown.returncode == 0
     assert "no item of the history is known" in unknown.stderr
+    # An empty history (no ids, or only separators) gets the most popular items too.
+    popular = unknown.stdout.strip().splitlines()
+    for empty in ("", ",", " "):
+        result = run_cli("recommend", "--model", served, "--history", empty, "-k", "3")
+        assert assert_clean_success(result).strip().splitlines() == popular
+        assert result.stderr.strip() == (
+            "mmrec-tf: no item of the history is known: showing the most popular items"
+        )
 
     # Served after validation: the valid items are known too, never recommended again.
     latest = tmp_path / "served-latest"
