@@ -81,13 +81,17 @@ def _run_handler(args) -> int:
 
 
 def _quiet_tensorflow(verbose: bool) -> None:
-    """Keeps TensorFlow's start-up logging (CUDA probing on a machine without a GPU,
-    oneDNN notices) off the terminal unless `--verbose`: its C++ logger writes to
-    file descriptor 2 before it reads TF_CPP_MIN_LOG_LEVEL, so descriptor 2 is
-    pointed at /dev/null while TensorFlow loads and finds its devices."""
+    """Keeps TensorFlow's logging (CUDA probing on a machine without a GPU, oneDNN
+    notices) off the terminal unless `--verbose`: its C++ logger writes to file
+    descriptor 2 before it reads TF_CPP_MIN_LOG_LEVEL, so descriptor 2 is pointed
+    at /dev/null while TensorFlow loads and finds its devices. After that,
+    TF_CPP_MIN_LOG_LEVEL=3 keeps its ERROR lines away too: they come as operations
+    run (oneDNN's "supports DT_HALF only on platforms with AVX-512" for a float16
+    SavedModel) and say nothing to a user; a real error reaches them as an
+    exception, which `main` prints."""
     if verbose:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import warnings
 
     # Keras' advice to model authors (e.g. gradients a frozen pooler does not get).

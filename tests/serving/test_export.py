@@ -5,6 +5,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from cli_process import assert_clean_success, run_cli
 
 from mmrec_tf.data import bpr_triples, load_dataset
 from mmrec_tf.models import MultimodalRecommender
@@ -228,3 +229,32 @@ def test_quantized_export_serves_the_dequantized_vectors(trained, quantize, tmp_
     stored = vector_bytes / 2 if quantize == "float16" else vector_bytes / 4 + rows * 4
     saved = (_size(full / "variables") - _size(path / "variables")) / (vector_bytes - stored)
     assert saved == pytest.approx(1.0, abs=0.05)
+
+
+def test_recommend_with_k_of_zero_or_less_gives_empty_results(trained, tmp_path):
+    import tensorflow as tf
+
+    dataset, model = trained
+    served = tf.saved_model.load(str(export_recommender(model, dataset, tmp_path / "saved")))
+    users = tf.constant([dataset.user_ids[0], "no-such-user"])
+    for k in (0, -3):
+        out = served.recommend(users, tf.constant(k, tf.int32))
+        assert out["item_id"].shape == (2, 0) and out["score"].shape == (2, 0)
+    assert served.recommend(users, tf.constant(1, tf.int32))["item_id"].shape == (2, 1)
+
+
+def test_a_float16_export_and_its_recommendations_print_no_tensorflow_logging(trained, tmp_path):
+    """float16 vectors run operations that oneDNN lacks on CPUs without AVX-512 FP16,
+    and TensorFlow logs an error line for each process that runs them."""
+    dataset, model = trained
+    model.save(tmp_path / "model.keras")
+    saved = tmp_path / "saved"
+    exported = run_cli(
+        *("export", "--model", tmp_path / "model.keras", "--data", dataset.root),
+        *("--quantize", "float16", "--out", saved),
+    )
+    assert "in float16" in assert_clean_success(exported)
+    printed = assert_clean_success(
+        run_cli("recommend", "--model", saved, "--user", dataset.user_ids[0], "-k", "3")
+    )
+    assert len(printed.strip().splitlines()) == 3
