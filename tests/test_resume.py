@@ -95,3 +95,25 @@ def test_interrupted_and_killed_runs_resume_to_the_uninterrupted_result(demo_dir
         strict=True,
     ):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+
+
+def test_a_resumed_run_removes_the_staging_files_of_a_killed_save(demo_dir, tmp_path):
+    """`kill -9` during a save leaves `_save_model_atomically`'s staging file; the
+    resumed run removes it, and nothing else."""
+    from mmrec_tf.training import train
+
+    config, run = tmp_path / "config.json", tmp_path / "run"
+    config.write_text(
+        json.dumps({"model": "MatrixFactorization", "options": {"embedding_dim": 4}, "epochs": 1})
+    )
+    train(demo_dir, config, run, verbose=0)
+    leftovers = [run / ".model.k9xq2b.keras", run / "checkpoints" / ".epoch_00002.p0w1z3.keras"]
+    others = [run / "notes.keras", run / ".model.keras.txt"]  # not staging files
+    for path in leftovers + others:
+        path.write_bytes(b"half a model")
+    train(demo_dir, config, run, resume=True, epochs=2, verbose=0)
+    assert not any(path.exists() for path in leftovers)
+    assert all(path.read_bytes() == b"half a model" for path in others)
+    assert json.loads((run / "state.json").read_text())["epochs_done"] == 2
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_00002.keras"]
+    assert (run / "model.keras").is_file()
