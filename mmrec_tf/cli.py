@@ -595,12 +595,14 @@ def _export(args) -> int:
         raise FileNotFoundError(
             f"{args.model} is not in a run directory: pass --data, the dataset it was trained on"
         )
+    # A run's dataset is numbered as its model learned it (or refused, naming the id).
+    dataset = load_dataset(data) if run is None else run.dataset(data)
     model = load_recommender(model_path)
     encoders, options = content_encoders(run_config, model) if run_config else ({}, {})
     seen = {"train": ("train",), "train+valid": ("train", "valid")}.get(args.seen, SPLITS)
     path = export_recommender(
         model,
-        load_dataset(data),
+        dataset,
         args.out,
         seen_splits=seen,
         content_encoders=encoders,
