@@ -213,7 +213,12 @@ class Recommender(keras.Model):
         if cached is None or cached[0] != jit_compile:
             import tensorflow as tf
 
-            cached = (jit_compile, tf.function(method, jit_compile=jit_compile))
+            # A partial, not the bound method: TensorFlow counts retracing per
+            # function code, so every model of a class would share one count, and
+            # five models each tracing once would warn of "excessive retracing".
+            # Through a partial each model's function is counted on its own.
+            function = functools.partial(method)
+            cached = (jit_compile, tf.function(function, jit_compile=jit_compile))
             # Set past Keras' attribute tracking: a cache, not part of the model.
             object.__setattr__(self, name, cached)
         return cached[1]

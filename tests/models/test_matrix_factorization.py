@@ -154,3 +154,23 @@ def test_a_seeded_fit_gives_the_same_model_twice(demo_dir):
         return model.score_users(np.arange(10))
 
     np.testing.assert_array_equal(fit(), fit())
+
+
+def test_models_of_one_class_each_scoring_do_not_warn_of_retracing():
+    """Each model's scoring function traces on its own: five models (or batch
+    sizes) are not "excessive retracing" of one function."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        models = [MatrixFactorization(num_users=4, num_items=5, embedding_dim=2) for _ in range(5)]
+        for model in models:
+            model.score_users([0, 1, 2])
+        models[0].score_users([3])
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]
