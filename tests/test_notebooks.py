@@ -1,5 +1,7 @@
-"""Every tutorial runs top to bottom in its quick mode, and is stored without outputs."""
+"""Every tutorial runs top to bottom in its quick mode, with clean outputs, and is
+stored without outputs."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,23 @@ def test_notebook_runs_in_quick_mode(path, tmp_path, monkeypatch, request):
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
     )
     client.execute()  # raises CellExecutionError naming the failing cell
+    assert _noise(notebook) == []
+
+
+# TensorFlow's C++ and Python logging, warnings, and an object shown by its repr
+# (a stray `History` that `fit` returned).
+NOISE = re.compile(r"WARNING|Warning|INFO:|[IWE]0000 | at 0x[0-9a-f]+>")
+
+
+def _noise(notebook) -> list[str]:
+    """Outputs a reader should not see: anything on standard error, logging, warnings."""
+    found = []
+    for number, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            if output.get("name") == "stderr" or NOISE.search(text):
+                found.append(f"cell {number}: {text.strip()[:300]}")
+    return found
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
