@@ -28,6 +28,7 @@ print(out["item_id"].numpy()[0][0].decode(), out["known_user"].numpy().tolist())
 
 README = Path(__file__).parent.parent / "README.md"
 SESSION_HEADING = "A session, each command in its own shell"
+FRESH_MACHINE_HEADING = "## On a fresh machine"
 
 
 def readme_session() -> list[list[str]]:
@@ -70,17 +71,30 @@ def test_readme_session_one_process_per_command(tmp_path):
     assert served.stdout.strip().endswith("[True, False]")
 
 
-def test_quickstart_then_its_model_through_evaluate_and_export(tmp_path):
-    out = tmp_path / "qs"
-    first = assert_clean_success(run_cli("quickstart", "--out", out))
-    assert "wrote the demo dataset" in first and "best epoch" in first
-    assert "MultimodalRecommender" in first and "MostPopular" in first
-    assert "recall@20" in assert_clean_success(run_cli("evaluate", "--run", out / "run"))
-    saved = tmp_path / "saved"
-    assert_clean_success(run_cli("export", "--model", out / "run", "--out", saved))
-    assert "Demo item" in assert_clean_success(
-        run_cli("recommend", "--model", saved, "--user", "user0000", "-k", "3")
-    )
+def readme_fresh_machine() -> list[list[str]]:
+    """The `mmrec-tf` commands of the README's "On a fresh machine", in order (the
+    quick start after `pip install . &&`, then those serving its model)."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index(FRESH_MACHINE_HEADING) :].split("\n## ")[0]
+    lines = [line.split("&&")[-1].strip() for line in section.splitlines()]
+    return [shlex.split(line)[1:] for line in lines if line.startswith("mmrec-tf ")]
+
+
+def test_readme_quickstart_then_export_and_recommend_in_a_fresh_directory(tmp_path):
+    commands = readme_fresh_machine()
+    assert [args[0] for args in commands] == ["quickstart", "export", "recommend"]
+    outputs = {args[0]: assert_clean_success(run_cli(*args, cwd=tmp_path)) for args in commands}
+    assert "wrote the demo dataset" in outputs["quickstart"]
+    assert "best epoch" in outputs["quickstart"]
+    assert "MultimodalRecommender" in outputs["quickstart"]
+    assert "MostPopular" in outputs["quickstart"]
+    lines = outputs["recommend"].strip().splitlines()
+    assert len(lines) == 5 and all("Demo item" in line for line in lines)
+    # The README: the quick start's run is mmrec_quickstart/run; its export about 9 MB.
+    run, served = tmp_path / "mmrec_quickstart" / "run", tmp_path / "mmrec_quickstart" / "served"
+    assert "recall@20" in assert_clean_success(run_cli("evaluate", "--run", run))
+    size = sum(f.stat().st_size for f in served.rglob("*") if f.is_file())
+    assert 5e6 < size < 15e6, size
 
 
 ML_CONFIG = {
