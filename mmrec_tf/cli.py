@@ -81,37 +81,16 @@ def _run_handler(args) -> int:
 
 
 def _quiet_tensorflow(verbose: bool) -> None:
-    """Keeps TensorFlow's logging (CUDA probing on a machine without a GPU, oneDNN
-    notices) off the terminal unless `--verbose`: its C++ logger writes to file
-    descriptor 2 before it reads TF_CPP_MIN_LOG_LEVEL, so descriptor 2 is pointed
-    at /dev/null while TensorFlow loads and finds its devices. After that,
-    TF_CPP_MIN_LOG_LEVEL=3 keeps its ERROR lines away too: they come as operations
-    run (oneDNN's "supports DT_HALF only on platforms with AVX-512" for a float16
-    SavedModel) and say nothing to a user; a real error reaches them as an
-    exception, which `main` prints."""
+    """Keeps TensorFlow's logging and Keras' advice to model authors (e.g. gradients
+    a frozen pooler does not get) off the terminal unless `--verbose`."""
     if verbose:
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import warnings
 
-    # Keras' advice to model authors (e.g. gradients a frozen pooler does not get).
-    warnings.filterwarnings("ignore", category=UserWarning)
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
+    from mmrec_tf.quiet import quiet_tensorflow
 
-        tf.config.list_physical_devices()
-        if "TF_CONFIG" not in os.environ:
-            # Not in a multi-worker run: its strategy must configure TensorFlow's
-            # context before the first operation starts it.
-            tf.constant(0)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    tf.get_logger().setLevel("ERROR")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    quiet_tensorflow()
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -248,10 +248,9 @@ class _Interactions:
                 Problem(
                     INTERACTIONS_FILE,
                     f"{users.size:,} user(s) have no train interaction (e.g. user "
-                    f"{d.user_ids[users[0]]!r}): nothing is learned about them, yet "
-                    "evaluation and recommend rank for them as known users (not with "
-                    "the popular items an unknown user gets); give each one "
-                    "interaction in train or drop them",
+                    f"{d.user_ids[users[0]]!r}): nothing is learned about them, so they "
+                    "cannot be served as known users: evaluation and recommend give them "
+                    "the popular items, as to an unknown user",
                     "warning",
                 )
             )
