@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 from pathlib import Path
 
@@ -92,6 +93,20 @@ def demo_features(demo_dir, tmp_path_factory) -> Path:
     for modality in ("text", "image"):
         extract_features(demo_dir, modality, "builtin", out, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_dir, demo_features, tmp_path_factory) -> dict:
+    """A run that `mmrec-tf train` wrote in its own process, on the demo dataset with its
+    builtin text and image features, one epoch of 8-d vectors (once per session):
+    {"data", "features", "config", "run"}. Tests must not modify it: copy the run."""
+    from cli_process import assert_clean_success, train_cli
+
+    root = tmp_path_factory.mktemp("demo_run")
+    config = root / "config.json"
+    config.write_text(json.dumps({"options": {"embedding_dim": 8}, "epochs": 1}))
+    assert_clean_success(train_cli(demo_dir, config, root / "run", features=demo_features))
+    return {"data": demo_dir, "features": demo_features, "config": config, "run": root / "run"}
 
 
 def write_dataset(root: Path, items: list[dict], interactions: list[dict]) -> Path:

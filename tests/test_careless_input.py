@@ -16,19 +16,14 @@ pytestmark = pytest.mark.large
 
 
 @pytest.fixture(scope="module")
-def workspace(demo_dir, tmp_path_factory):
-    """A trained run and its features, made once; rows must leave them as they are."""
-    from mmrec_tf.encoders.extract import extract_features
-    from mmrec_tf.training import train
-
-    root = tmp_path_factory.mktemp("workspace")
-    features = root / "features"
-    for modality in ("text", "image"):
-        extract_features(demo_dir, modality, "builtin", features, progress=False)
-    config = root / "config.json"
-    config.write_text(json.dumps({"options": {"embedding_dim": 8}, "epochs": 1}))
-    train(demo_dir, config, root / "run", features_dir=features, verbose=0)
-    return {"demo": demo_dir, "features": features, "config": config, "run": root / "run"}
+def workspace(demo_run):
+    """A trained run and its features (the session's); rows must leave them as they are."""
+    return {
+        "demo": demo_run["data"],
+        "features": demo_run["features"],
+        "config": demo_run["config"],
+        "run": demo_run["run"],
+    }
 
 
 def _config(tmp_path, text):

@@ -11,7 +11,7 @@ import random
 import shutil
 
 import pytest
-from cli_process import assert_clean_success, run_cli, train_cli
+from cli_process import assert_clean_success, run_cli
 
 pytestmark = pytest.mark.large
 
@@ -19,23 +19,17 @@ USERS = ("user0000", "user0007")
 
 
 @pytest.fixture(scope="module")
-def trained(demo_dir, demo_features, tmp_path_factory):
-    """A run trained on a private copy of the demo, with its evaluation and the
-    recommendations of its export: what every later command must reproduce."""
+def trained(demo_run, tmp_path_factory):
+    """The session's demo run, its evaluation and the recommendations of its export:
+    what every later command must reproduce."""
     root = tmp_path_factory.mktemp("identity")
-    data = root / "data"
-    shutil.copytree(demo_dir, data)
-    config = root / "config.json"
-    config.write_text(json.dumps({"options": {"embedding_dim": 8}, "epochs": 2}))
-    assert_clean_success(train_cli(data, config, root / "run", features=demo_features))
+    _, run = _moved({**demo_run, "root": root}, "original")
     return {
+        **demo_run,
         "root": root,
-        "data": data,
-        "features": demo_features,
-        "config": config,
-        "run": root / "run",
-        "evaluation": _evaluate(root / "run"),
-        "recommendations": _export_and_recommend(root / "run", root / "export"),
+        "run": run,
+        "evaluation": _evaluate(run),
+        "recommendations": _export_and_recommend(run, root / "export"),
     }
 
 
