@@ -285,8 +285,14 @@ def _extract_features(args) -> int:
         shard = None if args.shard is None else FeatureShard.parse(args.shard)
     except ValueError as e:
         raise ValueError(f"--shard: {e}") from None
-    if args.out.exists() and not args.out.is_dir():
-        raise NotADirectoryError(f"--out {args.out} is a file, not a features directory")
+    # The nearest existing folder on the way to --out must be a folder, not a file.
+    existing = next((p for p in (args.out, *args.out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise NotADirectoryError(
+            f"--out {args.out} is a file, not a features directory"
+            if existing == args.out
+            else f"--out {args.out} cannot be a features directory: {existing} is a file"
+        )
     path = extract_features(
         args.data,
         args.modality,
@@ -519,8 +525,9 @@ def _export_command(commands, common) -> None:
         parents=[common],
         help="export a trained recommender as a SavedModel that serves recommendations",
         description="Write a SavedModel with the signatures recommend (serving_default), "
-        "score, title and embed_users; ids, vectors and each user's training items live "
-        "inside it, so serving needs TensorFlow only. When the model has content and its "
+        "score, title and embed_users, and recommend_from_history for a model that reads "
+        "histories; ids, vectors and each user's seen items live inside it, so serving "
+        "needs TensorFlow only (see docs/serving.md). When the model has content and its "
         "encoders are known, DIR/embed_items is a second SavedModel that embeds new items "
         "from their raw files.",
     )
@@ -671,10 +678,8 @@ def _recommend(args) -> int:
                 file=sys.stderr,
             )
         if bool(out["empty_history"][0]):
-            print(
-                "mmrec-tf: no item of the history is known: showing the most popular items",
-                file=sys.stderr,
-            )
+            what = "no item of the history is known" if history else "the history is empty"
+            print(f"mmrec-tf: {what}: showing the most popular items", file=sys.stderr)
     else:
         user = args.user if pseudonymizer is None else pseudonymizer.user_id(args.user)
         out = served.recommend(tf.constant([user]), k)

@@ -96,6 +96,10 @@ BAD_CONFIGS = {
         '{"model": "HistoryRecommender", "options": {"history_length": 0}}',
         '"options.history_length" must be an integer ≥ 1, found 0',
     ),
+    "heads that do not divide the vector": (
+        '{"options": {"num_heads": 3}}',
+        '"options.embedding_dim" (64) must be a multiple of "options.num_heads" (3)',
+    ),
 }
 
 ROWS = {
@@ -209,6 +213,13 @@ ROWS = {
             *("--encoder", "builtin", "--out", _with_file(t) / "notes.txt"),
         ],
         "notes.txt is a file, not a features directory",
+    ),
+    "extract into a folder under a file": lambda w, t: (
+        [
+            *("extract-features", "--data", w["demo"], "--modality", "text"),
+            *("--encoder", "builtin", "--out", _with_file(t) / "notes.txt" / "features"),
+        ],
+        "features cannot be a features directory: ",
     ),
     "train on features of a modality no item has": lambda w, t: (
         _train(w, t, "{}", features=_features_without_audio(w, t)),

@@ -53,7 +53,7 @@ def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_pat
         result = run_cli("recommend", "--model", served, "--history", empty, "-k", "3")
         assert assert_clean_success(result).strip().splitlines() == popular
         assert result.stderr.strip() == (
-            "mmrec-tf: no item of the history is known: showing the most popular items"
+            "mmrec-tf: the history is empty: showing the most popular items"
         )
 
     # Served after validation: the valid items are known too, never recommended again.

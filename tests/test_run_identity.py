@@ -109,10 +109,17 @@ def test_a_changed_item_id_is_refused_in_one_line_and_nothing_is_written(trained
 
 
 def test_a_run_from_before_ids_were_recorded_still_evaluates_with_a_note(trained):
-    _, run = _moved(trained, "older")
+    data, run = _moved(trained, "older")
     (run / "ids.json").unlink()
     result = run_cli("evaluate", "--run", run)
     assert result.returncode == 0, result
     assert result.stderr.startswith(f"note: {run} has no ids.json")
     assert len(result.stderr.strip().splitlines()) == 1
     assert json.loads((run / "eval_test.json").read_text()) == trained["evaluation"]
+    # Resumed, it records its ids from then on (and says so no more).
+    resumed = run_cli(
+        *("train", "--data", data, "--features", trained["features"]),
+        *("--config", trained["config"], "--out", run, "--resume"),
+    )
+    assert resumed.returncode == 0, resumed
+    assert (run / "ids.json").read_bytes() == (trained["run"] / "ids.json").read_bytes()

@@ -36,9 +36,11 @@ class ServingTables(tf.Module):
         known_users=None,
     ):
         super().__init__(name="serving_tables")
-        # Users the model has nothing of (no trained row, no history) are not looked up:
-        # they are unknown users, served the popular items.
-        self.user_lookup = _id_lookup(user_ids, known_users)
+        self.user_lookup = _id_lookup(user_ids)
+        # Users of the dataset the model has nothing of (no trained row, no history) are
+        # unknown users, served the popular items (less the ones they have seen).
+        known_users = np.ones(len(user_ids), bool) if known_users is None else known_users
+        self.known_users = tf.Variable(known_users, trainable=False, name="known_users")
         self.item_lookup = _id_lookup(item_ids)
         self.item_ids = tf.Variable(np.asarray(item_ids, object), trainable=False, name="item_ids")
         self.user_vectors = VectorTable(user_vectors, quantize, name="user_vectors")
@@ -49,14 +51,23 @@ class ServingTables(tf.Module):
         self.popularity = tf.Variable(popularity, trainable=False, name="popularity")
         self.item_titles = tf.Variable(np.asarray(titles, object), trainable=False, name="titles")
 
-    def recommend(self, user_id, k):
+    def _users(self, user_id):
+        """(row of each user, 0 for an id not in the dataset; whether the id is in the
+        dataset; whether the model knows the user)."""
         index = self.user_lookup.lookup(user_id)
-        known = index >= 0
-        index = tf.maximum(index, 0)
+        in_dataset = index >= 0
+        row = tf.maximum(index, 0)
+        return row, in_dataset, in_dataset & tf.gather(self.known_users, row)
+
+    def recommend(self, user_id, k):
+        index, in_dataset, known = self._users(user_id)
         users = self.user_vectors.rows(index)
         scores = self.item_vectors.dot(users)
+        # An unknown user gets the most popular items, scored by their popularity.
+        scores = tf.where(known[:, None], scores, self.popularity[None, :])
+        # Never a seen item, for any user of the dataset.
         starts = tf.gather(self.seen_row_splits, index)
-        ends = tf.gather(self.seen_row_splits, index + 1)
+        ends = tf.where(in_dataset, tf.gather(self.seen_row_splits, index + 1), starts)
         positions = tf.ragged.range(starts, ends)
         rows = tf.cast(positions.value_rowids(), tf.int32)
         seen = tf.gather(self.seen_items, positions.flat_values)
@@ -65,11 +76,8 @@ class ServingTables(tf.Module):
             tf.stack([rows, seen], axis=1),
             tf.fill(tf.shape(rows), tf.constant(-np.inf, tf.float32)),
         )
-        # An unknown user gets the most popular items, scored by their popularity.
-        scores = tf.where(known[:, None], scores, self.popularity[None, :])
-        # Never a seen item: k is cut to what every user of the batch has not seen.
-        seen_counts = tf.where(known, ends - starts, tf.zeros_like(starts))
-        most_seen = tf.reduce_max(tf.concat([seen_counts, tf.zeros([1], tf.int64)], axis=0))
+        # k is cut to what every user of the batch has not seen.
+        most_seen = tf.reduce_max(tf.concat([ends - starts, tf.zeros([1], tf.int64)], axis=0))
         unseen = tf.cast(self.item_vectors.num_rows(tf.int64) - most_seen, tf.int32)
         top = tf.math.top_k(scores, tf.clip_by_value(k, 0, unseen))
         return {
@@ -79,20 +87,19 @@ class ServingTables(tf.Module):
         }
 
     def score(self, user_id, item_id):
-        users = self.user_lookup.lookup(user_id)
+        users, _, known = self._users(user_id)
         items = self.item_lookup.lookup(item_id)
         scores = tf.reduce_sum(
-            self.user_vectors.rows(tf.maximum(users, 0))
-            * self.item_vectors.rows(tf.maximum(items, 0)),
+            self.user_vectors.rows(users) * self.item_vectors.rows(tf.maximum(items, 0)),
             axis=-1,
         )
-        unknown = (users < 0) | (items < 0)
+        unknown = ~known | (items < 0)
         return {"score": tf.where(unknown, tf.constant(np.nan, tf.float32), scores)}
 
     def embed_users(self, user_id):
-        users = self.user_lookup.lookup(user_id)
-        vectors = self.user_vectors.rows(tf.maximum(users, 0))
-        return {"user_vector": tf.where(users[:, None] >= 0, vectors, tf.zeros_like(vectors))}
+        users, _, known = self._users(user_id)
+        vectors = self.user_vectors.rows(users)
+        return {"user_vector": tf.where(known[:, None], vectors, tf.zeros_like(vectors))}
 
     def title(self, item_id):
         items = self.item_lookup.lookup(item_id)
@@ -167,7 +174,7 @@ def export_recommender(
       not have, or a user with no training interaction
       (no history in `seen_splits`, for a model that reads histories), gets
       the most popular items of the training split, `score` being their
-      share of training users.
+      share of training users (less any item a user of the dataset has seen).
     * `score(user_id: string [B], item_id: string [B])` → `score` float32
       [B]: the model's score; NaN where the user (as for `recommend`) or the
       item is unknown.
@@ -308,11 +315,8 @@ def write_saved_model(tables: ServingTables, path: str | os.PathLike, content=No
     return Path(path)
 
 
-def _id_lookup(ids, keep=None) -> tf.lookup.StaticHashTable:
-    """String id → row index; -1 for an id not in `ids`, or not kept (`keep`, a bool
-    per id; all by default)."""
-    rows = np.arange(len(ids), dtype=np.int32)
-    if keep is not None:
-        rows = rows[np.asarray(keep, bool)]
-    keys = tf.constant(np.asarray(ids, object)[rows], tf.string)
-    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, rows), -1)
+def _id_lookup(ids) -> tf.lookup.StaticHashTable:
+    """String id → row index; -1 for an id not in `ids`."""
+    keys = tf.constant(list(ids), tf.string)
+    values = tf.range(len(ids), dtype=tf.int32)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)

@@ -246,6 +246,15 @@ def _check_options(model: str, options: dict, source: str) -> dict:
             _expect(options, name, source, "options.", float, "a number ≥ 0", non_negative=True)
         elif isinstance(default, str):
             _expect(options, name, source, "options.", str, "a string")
+    # Attention splits the vector among its heads.
+    width = options.get("embedding_dim", allowed.get("embedding_dim"))
+    for heads in ("num_heads", "history_heads"):
+        count = options.get(heads, allowed.get(heads))
+        if width is not None and count is not None and width % count:
+            raise ConfigError(
+                f'{source}: "options.embedding_dim" ({width}) must be a multiple of '
+                f'"options.{heads}" ({count}): each attention head reads an equal share'
+            )
     from mmrec_tf import models
 
     for name, choices in getattr(models, model).OPTION_CHOICES.items():

@@ -209,6 +209,9 @@ def train(
     )
     end_to_end = config["end_to_end"]
     content = None if end_to_end is None else load_item_content(dataset, end_to_end)
+    if resume and writes and run.identity() is None:
+        # A run from before ids.json, read as its dataset is now: recorded from now on.
+        run.write_identity(DataIdentity.of(dataset))
     if _is_complete(state, config):
         return run.path
     keras.utils.set_random_seed(config["seed"])

@@ -51,6 +51,20 @@ def test_export_serves_a_user_without_training_interactions_the_popular_items(tm
     assert vectors[1][0] == 1.0
 
 
+def test_an_unknown_user_of_the_dataset_is_never_served_what_they_have_seen(tmp_path):
+    dataset = load_dataset(write_dataset(tmp_path / "data", ITEMS, INTERACTIONS))
+    path = export_recommender(
+        _model(dataset), dataset, tmp_path / "export", seen_splits=("train", "valid", "test")
+    )
+    served = tf.saved_model.load(str(path))
+    out = served.recommend(tf.constant(["late", "nobody"]), tf.constant(6))
+    assert out["known_user"].numpy().tolist() == [False, False]
+    # "late" saw i4 (in test): every other item, by popularity; k' = 5 for the batch.
+    items = out["item_id"].numpy().astype(str).tolist()
+    assert items[0] == ["i1", "i0", "i2", "i3", "i5"]
+    assert items[1] == ["i1", "i0", "i2", "i3", "i4"]  # "nobody" has seen nothing
+
+
 def test_evaluation_scores_a_user_without_training_interactions_by_popularity(tmp_path):
     dataset = load_dataset(write_dataset(tmp_path / "data", ITEMS, INTERACTIONS))
     score = history_scorer(_model(dataset), dataset)
