@@ -1,6 +1,7 @@
 """A model that reads histories as users run it: train, evaluate under both history
 protocols, export and recommend from a history, one process per command."""
 
+import concurrent.futures
 import json
 
 import pytest
@@ -25,8 +26,10 @@ def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_pat
     config.write_text(json.dumps(CONFIG))
     assert_clean_success(train_cli(demo_dir, config, run, features=demo_features))
     outputs = {}
-    for history in ("train", "train+valid"):
-        printed = assert_clean_success(run_cli("evaluate", "--run", run, "--history", history))
+    histories = ("train", "train+valid")
+    evaluations = _concurrently(*(("evaluate", "--run", run, "--history", h) for h in histories))
+    for history, evaluation in zip(histories, evaluations, strict=True):
+        printed = assert_clean_success(evaluation)
         name = "eval_test.json" if history == "train" else "eval_test_history-train+valid.json"
         assert f"wrote {run / name}" in printed
         outputs[history] = json.loads((run / name).read_text())
@@ -39,18 +42,17 @@ def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_pat
     assert outputs["train"]["recall@20"] != outputs["train+valid"]["recall@20"]
 
     assert_clean_success(run_cli("export", "--model", run, "--data", demo_dir, "--out", served))
-    lines = assert_clean_success(
-        run_cli("recommend", "--model", served, "--history", "item0001,item0002,nope", "-k", "4")
+    histories = ("item0001,item0002,nope", "nope", "", ",", " ")
+    known, unknown, *empties = _concurrently(
+        *(("recommend", "--model", served, "--history", h, "-k", "3") for h in histories)
     )
-    rows = lines.strip().splitlines()
-    assert len(rows) == 4 and not any(" item0001 " in r or " item0002 " in r for r in rows)
-    unknown = run_cli("recommend", "--model", served, "--history", "nope", "-k", "3")
+    rows = assert_clean_success(known).strip().splitlines()
+    assert len(rows) == 3 and not any(" item0001 " in r or " item0002 " in r for r in rows)
     assert unknown.returncode == 0
     assert "no item of the history is known" in unknown.stderr
     # An empty history (no ids, or only separators) gets the most popular items too.
     popular = unknown.stdout.strip().splitlines()
-    for empty in ("", ",", " "):
-        result = run_cli("recommend", "--model", served, "--history", empty, "-k", "3")
+    for result in empties:
         assert assert_clean_success(result).strip().splitlines() == popular
         assert result.stderr.strip() == (
             "mmrec-tf: the history is empty: showing the most popular items"
@@ -74,12 +76,16 @@ def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_pat
     assert valid_items and not valid_items & recommended
 
 
-def test_a_static_model_refuses_the_train_plus_valid_history(demo_dir, demo_features, tmp_path):
-    config, run = tmp_path / "static.json", tmp_path / "run"
-    config.write_text(json.dumps({**CONFIG, "model": "MatrixFactorization", "options": {}}))
-    assert_clean_success(train_cli(demo_dir, config, run, "--epochs", "1", features=demo_features))
+def test_a_static_model_refuses_the_train_plus_valid_history(demo_run):
+    run = demo_run["run"]  # a MultimodalRecommender: users are fitted ids
     refused = run_cli("evaluate", "--run", run, "--history", "train+valid")
     assert refused.returncode != 0
     assert "needs a model that reads histories" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert not (run / "eval_test_history-train+valid.json").exists()
+
+
+def _concurrently(*commands):
+    """`run_cli` of each command, two processes at a time (the machine's two cores)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda command: run_cli(*command), commands))

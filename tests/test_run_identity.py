@@ -28,21 +28,25 @@ def trained(demo_run, tmp_path_factory):
         **demo_run,
         "root": root,
         "run": run,
-        "evaluation": _evaluate(run),
-        "recommendations": _export_and_recommend(run, root / "export"),
+        **_evaluate_export_and_recommend(run, root / "export"),
     }
 
 
-def _evaluate(run) -> dict:
-    assert_clean_success(run_cli("evaluate", "--run", run))
-    return json.loads((run / "eval_test.json").read_text())
+def _evaluate_export_and_recommend(run, out) -> dict:
+    """{"evaluation": RUN/eval_test.json, "recommendations": what `recommend` prints for
+    USERS from the export}: evaluate and export side by side (two cores), then the users."""
 
+    def in_processes(commands):
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            return [assert_clean_success(r) for r in pool.map(lambda c: run_cli(*c), commands)]
 
-def _export_and_recommend(run, out) -> list[str]:
-    assert_clean_success(run_cli("export", "--model", run, "--out", out))
-    with concurrent.futures.ThreadPoolExecutor(len(USERS)) as pool:
-        results = pool.map(lambda u: run_cli("recommend", "--model", out, "--user", u), USERS)
-    return [assert_clean_success(result) for result in results]
+    in_processes([("evaluate", "--run", run), ("export", "--model", run, "--out", out)])
+    return {
+        "evaluation": json.loads((run / "eval_test.json").read_text()),
+        "recommendations": in_processes(
+            [("recommend", "--model", out, "--user", user) for user in USERS]
+        ),
+    }
 
 
 def _moved(trained, name):
@@ -76,9 +80,9 @@ def test_reordered_rows_give_the_same_evaluation_and_recommendations(trained):
     data, run = _moved(trained, "reordered")
     _shuffle_rows(data / "interactions.csv", seed=1)
     _shuffle_rows(data / "items.csv", seed=2)
-    evaluation = _evaluate(run)
-    assert evaluation == trained["evaluation"]
-    assert _export_and_recommend(run, run.parent / "export") == trained["recommendations"]
+    again = _evaluate_export_and_recommend(run, run.parent / "export")
+    assert again["evaluation"] == trained["evaluation"]
+    assert again["recommendations"] == trained["recommendations"]
 
 
 def test_a_changed_item_id_is_refused_in_one_line_and_nothing_is_written(trained):
