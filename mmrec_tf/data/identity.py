@@ -22,6 +22,9 @@ import numpy as np
 
 from mmrec_tf.data.dataset import INTERACTIONS_FILE, ITEMS_FILE, MultimodalDataset
 
+# What to do about a mismatch, whichever side has the id the other lacks.
+_REMEDY = "a run reads the ids it was trained on; use that dataset, or train a new run on this one"
+
 
 class IdentityMismatch(ValueError):
     """A dataset whose ids are not the ones a model learned; the message names the
@@ -98,16 +101,14 @@ def _order(recorded, index, kind, where, dataset, file_name) -> np.ndarray:
     if (order < 0).any():
         missing = recorded[int(np.argmax(order < 0))]
         raise IdentityMismatch(
-            f"{path} has no {kind} {missing!r}, which the model learned ({where}): a run "
-            "reads the ids it was trained on; use that dataset, or train a new run on this one"
+            f"{path} has no {kind} {missing!r}, which the model learned ({where}): {_REMEDY}"
         )
     if len(recorded) != len(index):
         ids = dataset.item_ids if kind == "item" else dataset.user_ids
         known = set(recorded)
         extra = next(i for i in ids if i not in known)
         raise IdentityMismatch(
-            f"{path} has {kind} {extra!r}, which the model never learned ({where}): a run "
-            "reads the ids it was trained on; use that dataset, or train a new run on this one"
+            f"{path} has {kind} {extra!r}, which the model never learned ({where}): {_REMEDY}"
         )
     return order
 
