@@ -19,6 +19,7 @@ from mmrec_tf.evaluation.metrics import (
     precision_from_hits,
     recall_from_hits,
 )
+from mmrec_tf.evaluation.popularity_groups import item_popularity_groups, metrics_by_popularity
 
 MASKS = ("train", "train+valid")
 HISTORIES = ("train", "train+valid")
@@ -36,6 +37,7 @@ def evaluate_ranking(
     ks=DEFAULT_KS,
     item_features: np.ndarray | None = None,
     beyond_accuracy_k: int = 20,
+    popularity_k: int | None = None,
     batch_size: int = 1024,
     sample_users: int | None = None,
     seed: int = 0,
@@ -55,7 +57,10 @@ def evaluate_ranking(
 
     Returns a flat dict: `recall@K`, `ndcg@K`, `precision@K`, `hit@K` for each
     K, averaged over users; and, for `beyond_accuracy_k`, `coverage@K`,
-    `novelty@K` and, given `item_features`, `diversity@K`.
+    `novelty@K` and, given `item_features`, `diversity@K`. With `popularity_k`,
+    also `recall@K/<group>` and `ndcg@K/<group>` at that K over the held-out
+    items of each item popularity group, from the same ranking
+    (`popularity_groups.metrics_by_popularity`: cold, sparse, warm).
     """
     if mask not in MASKS:
         raise ValueError(f"mask must be one of {MASKS}. Received: mask={mask!r}")
@@ -71,7 +76,7 @@ def evaluate_ranking(
         if sample_users < 1:
             raise ValueError(f"sample_users must be ≥ 1. Received: {sample_users}")
         users = np.sort(np.random.default_rng(seed).choice(users, sample_users, replace=False))
-    largest_k = min(max(max(ks), beyond_accuracy_k), dataset.num_items)
+    largest_k = min(max(max(ks), beyond_accuracy_k, popularity_k or 0), dataset.num_items)
     top_k = np.empty((len(users), largest_k), np.int64)
     # Users per batch: at most `batch_size`, and few enough that a batch's scores
     # fit in SCORES_PER_BATCH (a million items: 64 users, 256 MB).
@@ -96,6 +101,9 @@ def evaluate_ranking(
     results[f"novelty@{k}"] = novelty(top_k[:, :k], dataset.item_popularity())
     if item_features is not None:
         results[f"diversity@{k}"] = intra_list_diversity(top_k[:, :k], item_features)
+    if popularity_k is not None:
+        groups = item_popularity_groups(dataset)
+        results.update(metrics_by_popularity(top_k, relevant, groups, popularity_k))
     return results
 
 
@@ -108,7 +116,7 @@ def history_scorer(model, dataset: MultimodalDataset, history: str = "train", sp
       validation interactions, which come before the test period, as a
       deployed recommender knows what a user did up to now; nothing is
       refitted. Needs a model that scores histories (`score_histories`:
-      `HistoryRecommender`, `EASE`, `ItemKNN`).
+      `HistoryRecommender`, `EASE`, `ItemKNN`, `ContentKNN`).
 
     Users with no interaction in those splits are scored by the training
     split's item popularity (`popular_for_unknown_users`): never by an
@@ -128,7 +136,8 @@ def history_scorer(model, dataset: MultimodalDataset, history: str = "train", sp
     if not hasattr(model, "score_histories"):
         raise ValueError(
             f"{type(model).__name__} ranks from users fitted in training; history "
-            "train+valid needs a model that reads histories (HistoryRecommender, EASE, ItemKNN)"
+            "train+valid needs a model that reads histories (HistoryRecommender, EASE, "
+            "ItemKNN, ContentKNN)"
         )
     sequences = Sequences.from_dataset(dataset, ["train", "valid"])
     length = getattr(model, "history_length", None)

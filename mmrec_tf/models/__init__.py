@@ -1,5 +1,6 @@
 """Recommenders and baselines."""
 
+from mmrec_tf.models.content_knn import ContentKNN
 from mmrec_tf.models.distiller import Distiller
 from mmrec_tf.models.ease import EASE
 from mmrec_tf.models.history_recommender import HistoryRecommender
@@ -25,6 +26,7 @@ __all__ = [
     "RECOMMENDERS",
     "BPRLoss",
     "CatalogueSoftmaxLoss",
+    "ContentKNN",
     "Distiller",
     "EASE",
     "HistoryRecommender",

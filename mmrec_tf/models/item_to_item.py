@@ -18,19 +18,26 @@ class ItemToItemRecommender:
     none) weights an item exp(−d / τ), d its distance from the latest item
     (0 for the latest); an item seen twice counts once, at its latest.
 
-    Subclasses compute W (`EASE`, `ItemKNN`).
+    Subclasses compute W (`EASE`, `ItemKNN`); one whose W is too large to hold
+    ([n, n] float32 is 40 GB at 10⁵ items) keeps it in factored form and
+    overrides `scores_from_profiles` (`ContentKNN`).
     """
 
     def __init__(self, weights: np.ndarray, sequences: Sequences, recency: float | None = None):
         weights = np.asarray(weights, np.float32)
         if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
             raise ValueError(f"weights must be a square item-item matrix, found {weights.shape}")
+        self.weights = weights
+        self._keep_histories(sequences, weights.shape[0], recency)
+
+    def _keep_histories(self, sequences: Sequences, num_items: int, recency: float | None):
+        """Keeps what `profiles` and `score_users` read: the fitted histories, the
+        catalogue's size and τ."""
         if recency is not None and not recency > 0:
             raise ValueError(f"recency (τ) must be > 0 or None. Received: recency={recency}")
-        self.weights = weights
         self.sequences = sequences
         self.recency = recency
-        self.num_items = weights.shape[0]
+        self.num_items = num_items
 
     def profiles(self, histories) -> np.ndarray:
         """float32 [batch, num_items]: the users' profiles (see the class docstring)."""
@@ -48,7 +55,11 @@ class ItemToItemRecommender:
     def score_histories(self, histories, user_indices=None) -> np.ndarray:
         """Scores [batch, num_items] from histories (int [batch, L], −1 pads); who the
         users are (`user_indices`) does not matter here."""
-        return self.profiles(histories) @ self.weights
+        return self.scores_from_profiles(self.profiles(histories))
+
+    def scores_from_profiles(self, profiles: np.ndarray) -> np.ndarray:
+        """Scores [batch, num_items] from profiles [batch, num_items]: profiles × W."""
+        return profiles @ self.weights
 
     def score_users(self, user_indices) -> np.ndarray:
         """Scores [len(user_indices), num_items] from each user's fitted history."""

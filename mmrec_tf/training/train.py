@@ -414,7 +414,9 @@ class _RunRecorder(keras.callbacks.Callback):
 def evaluate(run, split="test", mask="train+valid", ks=(10, 20, 50), history="train"):
     """Evaluates a run's best model under a protocol (`split`, `mask`, `history`: see
     `mmrec_tf.evaluation.evaluate_ranking` and `history_scorer`); writes
-    `RunDirectory(run).evaluation_path(split, history, mask)` and returns the metrics."""
+    `RunDirectory(run).evaluation_path(split, history, mask)` and returns the metrics,
+    Recall@20 and NDCG@20 by item popularity among them (`recall@20/cold`, …; a group
+    without held-out items has none: `mmrec_tf.evaluation.popularity_groups`)."""
     from mmrec_tf.evaluation import evaluate_ranking, history_scorer
     from mmrec_tf.models import load_recommender
 
@@ -425,6 +427,6 @@ def evaluate(run, split="test", mask="train+valid", ks=(10, 20, 50), history="tr
     dataset = run.dataset()
     model = load_recommender(run.best_model_path)
     score = history_scorer(model, dataset, history, split)
-    results = evaluate_ranking(score, dataset, split, mask=mask, ks=ks)
+    results = evaluate_ranking(score, dataset, split, mask=mask, ks=ks, popularity_k=20)
     run.write_evaluation({"split": split, "history": history, "mask": mask}, results)
     return results
