@@ -81,8 +81,7 @@ def fit(name, dataset, features, present, seed, patience):
         dataset,
         config["batch_size"],
         seed=seed,
-        history_length=model.history_length,
-        history_horizon=model.history_horizon,
+        **model.sampler_options(),
     )
     model.fit(triples, epochs=config["epochs"], callbacks=[evaluation, stopping], verbose=0)
     return model, len(evaluation.history)
@@ -137,7 +136,7 @@ def new_users(dataset, features, present, seed, patience, fraction=0.1):
     row["MostPopular/recall@20"] = evaluate_ranking(popular, only_new, "test")["recall@20"]
     for name in ("EASE (λ 500), recency τ 10", "HistoryRecommender"):
         model, _ = fit(name, reduced, features, present, seed, patience)
-        length = getattr(model, "history_length", int(histories.lengths.max()))
+        length = model.history_window() or int(histories.lengths.max())
 
         def score(users, model=model, length=length):
             return model.score_histories(histories.latest(length, users))

@@ -51,8 +51,7 @@ def worker(data, features_dir, threads, jit, model_name="ours"):
         config = json.loads((Path(__file__).parent.parent / HISTORY_CONFIG).read_text())
         model = HistoryRecommender.from_dataset(dataset, features, present, **config["options"])
         model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), jit_compile=jit)
-        history = {"history_length": model.history_length, "history_horizon": model.history_horizon}
-        triples = bpr_triples(dataset, config["batch_size"], seed=0, **history)
+        triples = bpr_triples(dataset, config["batch_size"], seed=0, **model.sampler_options())
     else:
         model = MultimodalRecommender.from_dataset(dataset, features, present, item_graph_k=10)
         model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=jit)

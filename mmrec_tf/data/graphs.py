@@ -114,6 +114,40 @@ def normalize_adjacency(adjacency, method: str = "symmetric"):
     return adjacency * tf.sqrt(_safe_reciprocal(row_sums) * _safe_reciprocal(col_sums))
 
 
+def recommender_graphs(dataset, features, present, num_graph_layers, item_graph_k, split="train"):
+    """(user-item graph or None, item-item graph or None) of a recommender over
+    `dataset`: the normalised graph of the `split` interactions (users then items
+    as nodes) when `num_graph_layers > 0`; `content_knn_graph` of `features` when
+    `item_graph_k > 0`."""
+    graph = item_graph = None
+    if num_graph_layers:
+        users, items = dataset.interactions(split)
+        graph = normalize_adjacency(
+            interaction_graph(users, items, dataset.num_users, dataset.num_items)
+        )
+    if item_graph_k and not features:
+        raise ValueError(
+            "item_graph_k > 0 builds an item-item graph from content: no features "
+            "(pass --features, or set item_graph_k to 0)"
+        )
+    if item_graph_k:
+        item_graph = content_knn_graph(features, present, item_graph_k)
+    return graph, item_graph
+
+
+def content_knn_graph(features: dict, present: dict, k: int) -> tf.SparseTensor:
+    """The item-item graph of content: each modality's k-nearest-neighbour graph
+    (`knn_graph` over the items that have it), symmetric-normalised, averaged over
+    modalities (as LATTICE and FREEDOM build it)."""
+    graphs = [
+        normalize_adjacency(knn_graph(features[m], k, valid=present[m])) for m in sorted(features)
+    ]
+    total = graphs[0]
+    for graph in graphs[1:]:
+        total = tf.sparse.add(total, graph)
+    return tf.sparse.map_values(lambda v: v / len(graphs), total)
+
+
 def add_self_loops(adjacency: tf.SparseTensor) -> tf.SparseTensor:
     """Gives every node exactly one self loop: kept where present, weight 1 where not.
 

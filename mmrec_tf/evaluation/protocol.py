@@ -126,21 +126,20 @@ def history_scorer(model, dataset: MultimodalDataset, history: str = "train", sp
         raise ValueError(f"history must be one of {HISTORIES}. Received: history={history!r}")
     if history == "train":
         # Trainable recommenders compute their item side once for all batches.
-        scorer = model.ranking_scorer() if hasattr(model, "ranking_scorer") else model.score_users
-        return popular_for_unknown_users(scorer, dataset, ["train"])
+        return popular_for_unknown_users(model.ranking_scorer(), dataset, ["train"])
     if split != "test":
         raise ValueError(
             "history train+valid is for the test split: on valid, the held-out items "
             "would be part of the history"
         )
-    if not hasattr(model, "score_histories"):
+    length = model.history_window()
+    if length is None:
         raise ValueError(
             f"{type(model).__name__} ranks from users fitted in training; history "
             "train+valid needs a model that reads histories (HistoryRecommender, EASE, "
             "ItemKNN, ContentKNN)"
         )
     sequences = Sequences.from_dataset(dataset, ["train", "valid"])
-    length = getattr(model, "history_length", None)
 
     def score_users(users):
         window = length or max(1, int(sequences.lengths[users].max()))

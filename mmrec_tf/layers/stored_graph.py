@@ -63,11 +63,24 @@ class StoredGraph(keras.layers.Layer):
     @classmethod
     def from_sparse(cls, graph: tf.SparseTensor, **kwargs) -> StoredGraph:
         layer = cls(int(graph.dense_shape[0]), int(graph.values.shape[0]), **kwargs)
-        indices = np.asarray(graph.indices)
-        layer.rows.assign(indices[:, 0].astype(np.int32))
-        layer.cols.assign(indices[:, 1].astype(np.int32))
-        layer.values.assign(np.asarray(graph.values, np.float32))
+        layer.assign(graph)
         return layer
+
+    def assign(self, graph: tf.SparseTensor):
+        """Stores `graph` (a `tf.SparseTensor` with this layer's nodes and edge count)."""
+        if (
+            int(graph.dense_shape[0]) != self.num_nodes
+            or int(graph.values.shape[0]) != self.num_edges
+        ):
+            raise ValueError(
+                f"{self.name} holds {self.num_nodes} nodes and {self.num_edges} edges; the graph "
+                f"has {int(graph.dense_shape[0])} and {int(graph.values.shape[0])}"
+            )
+        indices = np.asarray(graph.indices)
+        self.rows.assign(indices[:, 0].astype(np.int32))
+        self.cols.assign(indices[:, 1].astype(np.int32))
+        self.values.assign(np.asarray(graph.values, np.float32))
+        self._forget_layout()
 
     def load_own_variables(self, store):
         super().load_own_variables(store)

@@ -94,3 +94,6 @@ class Distiller(keras.Model):
 
     def score_users(self, user_indices):
         return self.student.score_users(user_indices)
+
+    def history_window(self):
+        return self.student.history_window()

@@ -1,4 +1,4 @@
-"""Users as their history: the multimodal item side with a sequence-aware user tower."""
+"""Users as their history: the multimodal item side with `HistoryUsers` as the user side."""
 
 from __future__ import annotations
 
@@ -6,28 +6,29 @@ import keras
 import numpy as np
 from keras import ops
 
-from mmrec_tf.data.histories import PADDING, Sequences, checked_histories, latest_known
+from mmrec_tf.data.histories import Sequences, checked_histories, latest_known
 from mmrec_tf.layers.history_encoder import HistoryEncoder
+from mmrec_tf.layers.history_users import HistoryUsers
 from mmrec_tf.models.multimodal_recommender import MultimodalRecommender
-from mmrec_tf.models.recommender import rows_of
 
 
 @keras.saving.register_keras_serializable(package="mmrec_tf")
 class HistoryRecommender(MultimodalRecommender):
     """Encodes a user from their latest `history_length` interactions, in time order.
 
-    Items are `MultimodalRecommender`'s (content, IDs, graphs: every option of
-    it applies). A user is `HistoryEncoder` (self-attention over their latest
-    items' vectors plus recency positions) applied to their history, plus
-    their ID embedding with `use_user_ids`. Scores are dot products.
+    `MultimodalRecommender` with `HistoryUsers` as its user side: items are
+    the same (content tower, IDs, propagation: every option applies); a user
+    is `HistoryEncoder` (self-attention over their latest items' vectors plus
+    recency positions) applied to their history, plus their ID embedding
+    with `use_user_ids`. Scores are dot products.
 
     Training batches carry each positive's history, the interactions before it
-    (`bpr_triples(..., history_length=L)`): the model learns to rank what a
-    user chose next from what they had done. The model stores every training
-    user's latest history (`stored_histories`), so `score_users` ranks from
-    what a user did up to the end of training; `score_histories` ranks from
-    any history (a user's latest interactions, or a new user's) without
-    refitting. `loss="softmax"` (the catalogue softmax) suits it best.
+    (`bpr_triples(..., **model.sampler_options())`): the model learns to rank
+    what a user chose next from what they had done. The model stores every
+    training user's latest history, so `score_users` ranks from what a user
+    did up to the end of training; `score_histories` ranks from any history (a
+    user's latest interactions, or a new user's) without refitting.
+    `loss="softmax"` (the catalogue softmax) suits it best.
 
     Args:
         history_length: int. L. Defaults to 50.
@@ -47,7 +48,8 @@ class HistoryRecommender(MultimodalRecommender):
     >>> model = HistoryRecommender.from_dataset(dataset, embedding_dim=16, history_length=8,
     ...     loss="softmax")
     >>> model.compile(optimizer="adam", jit_compile=True)
-    >>> _ = model.fit(bpr_triples(dataset, 256, seed=0, history_length=8), epochs=1, verbose=0)
+    >>> batches = bpr_triples(dataset, 256, seed=0, **model.sampler_options())
+    >>> _ = model.fit(batches, epochs=1, verbose=0)
     >>> model.score_histories(np.array([[3, 7, 1, 0, 5, 2]])).shape  # a new user's 6 items
     (1, 200)
     """
@@ -70,29 +72,20 @@ class HistoryRecommender(MultimodalRecommender):
         use_user_ids=False,
         **kwargs,
     ):
-        super().__init__(num_users, num_items, feature_dims, **kwargs)
-        self.history_length = history_length
-        self.history_heads = history_heads
-        self.history_dropout = history_dropout
-        self.history_pooling = history_pooling
-        if history_horizon < 1:
-            raise ValueError(f"history_horizon must be ≥ 1. Received: {history_horizon}")
-        self.history_horizon = history_horizon
-        self.use_user_ids = use_user_ids
-        self.history_encoder = HistoryEncoder(
-            history_length,
-            history_heads,
-            history_dropout,
-            history_pooling,
-            name="history_encoder",
+        # The user side is made during MultimodalRecommender's construction.
+        self._history_options = dict(
+            history_length=history_length,
+            history_heads=history_heads,
+            history_dropout=history_dropout,
+            history_pooling=history_pooling,
+            history_horizon=history_horizon,
+            use_user_ids=use_user_ids,
         )
-        self.history_encoder.build((None, history_length, self.embedding_dim))
-        self.stored_histories = self.add_weight(
-            shape=(num_users, history_length),
-            dtype="int32",
-            trainable=False,
-            initializer=keras.initializers.Constant(PADDING),
-            name="stored_histories",
+        super().__init__(num_users, num_items, feature_dims, **kwargs)
+
+    def make_user_side(self):
+        return HistoryUsers(
+            self.num_users, self.embedding_dim, name="user_side", **self._history_options
         )
 
     @classmethod
@@ -100,37 +93,36 @@ class HistoryRecommender(MultimodalRecommender):
         """`MultimodalRecommender.from_dataset`, storing each user's latest `split` history."""
         model = super().from_dataset(dataset, features, present, split=split, **kwargs)
         histories = Sequences.from_dataset(dataset, [split]).latest(model.history_length)
-        model.stored_histories.assign(histories)
+        model.user_side.stored_histories.assign(histories)
         return model
 
     @property
-    def example_coupling(self) -> str | None:
-        return "each example carries the user's earlier interactions (its history)"
+    def history_length(self) -> int:
+        return self.user_side.history_length
+
+    def history_window(self) -> int:
+        return self.history_length
+
+    def history_reader(self):
+        return self.user_side.history_encoder, self.history_length
+
+    def serving_users(self, dataset, seen_splits, users, items):
+        """Known users are their latest interactions in the splits serving treats as
+        seen (`seen_splits`), encoded with the exported item vectors `items`."""
+        _, known = super().serving_users(dataset, seen_splits, users, items)
+        sequences = Sequences.from_dataset(dataset, list(seen_splits))
+        known[sequences.lengths > 0] = True
+        users = self.encode_histories(
+            sequences.latest(self.history_length),
+            items,
+            np.arange(dataset.num_users, dtype=np.int32),
+        )
+        return ops.convert_to_numpy(users), known
 
     def encode_histories(self, histories, items, user_indices=None, training=None):
-        """User vectors [batch, d] from histories (int [batch, L], −1 pads) and the
-        item vectors: `items` [num_items, d], or a function from item indices to
-        their vectors (`batch_vectors`' `item_rows`)."""
-        histories = ops.convert_to_tensor(histories, "int32")
-        present = histories != PADDING
-        item_rows = items if callable(items) else rows_of(items)
-        tokens = item_rows(ops.maximum(histories, 0))
-        users = self.history_encoder(tokens, mask=present, training=training)
-        if self.use_user_ids and user_indices is not None:
-            users = users + ops.take(self.user_embedding, user_indices, axis=0)
-        return users
-
-    def batch_users(self, user_rows, item_rows, inputs, training=None):
-        histories = inputs.get("history")
-        if histories is None:  # a batch without histories: the stored ones
-            histories = ops.take(self.stored_histories, inputs["user_index"], axis=0)
-        return self.encode_histories(histories, item_rows, inputs["user_index"], training)
-
-    def _rank(self, tables, user_indices):
-        _, items = tables
-        histories = ops.take(self.stored_histories, user_indices, axis=0)
-        users = self.encode_histories(histories, items, user_indices)
-        return ops.matmul(users, ops.transpose(items))
+        """`HistoryUsers.encode`: user vectors [batch, d] from histories (int [batch, L],
+        −1 pads) and the item vectors ([num_items, d], or a function of indices)."""
+        return self.user_side.encode(histories, items, user_indices, training)
 
     def score_histories(self, histories, user_indices=None) -> np.ndarray:
         """Scores [batch, num_items] from histories (int [batch, L'], oldest first;
@@ -150,12 +142,4 @@ class HistoryRecommender(MultimodalRecommender):
         return ops.matmul(users, ops.transpose(items))
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "history_length": self.history_length,
-            "history_heads": self.history_heads,
-            "history_dropout": self.history_dropout,
-            "history_pooling": self.history_pooling,
-            "history_horizon": self.history_horizon,
-            "use_user_ids": self.use_user_ids,
-        }
+        return {**super().get_config(), **self._history_options}

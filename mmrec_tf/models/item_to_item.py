@@ -61,6 +61,14 @@ class ItemToItemRecommender:
         """Scores [batch, num_items] from profiles [batch, num_items]: profiles × W."""
         return profiles @ self.weights
 
+    def ranking_scorer(self):
+        """The function from user indices to their scores (`score_users`)."""
+        return self.score_users
+
+    def history_window(self) -> int:
+        """0: `score_histories` reads a user's whole history."""
+        return 0
+
     def score_users(self, user_indices) -> np.ndarray:
         """Scores [len(user_indices), num_items] from each user's fitted history."""
         users = np.asarray(user_indices, np.int64)

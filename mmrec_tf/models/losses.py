@@ -20,8 +20,17 @@ class BPRLoss(keras.losses.Loss):
     0.1269
     """
 
+    # Whether the loss reads each user's scores over the whole catalogue.
+    reads_catalogue = False
+
     def __init__(self, name="bpr", reduction="sum_over_batch_size", **kwargs):
         super().__init__(name=name, reduction=reduction, **kwargs)
+
+    def targets(self, batch, scores):
+        """(y_true, y_pred) from a training batch and its scores (`positive_item`,
+        `negative_item` [batch])."""
+        pairs = ops.stack([scores["positive_item"], scores["negative_item"]], axis=-1)
+        return ops.zeros_like(scores["positive_item"]), pairs
 
     def call(self, y_true, y_pred):
         return -ops.log_sigmoid(y_pred[..., 0] - y_pred[..., 1])
@@ -46,6 +55,13 @@ class CatalogueSoftmaxLoss(keras.losses.Loss):
         super().__init__(name=name, **kwargs)
         self.temperature = temperature
 
+    reads_catalogue = True
+
+    def targets(self, batch, scores):
+        """(y_true, y_pred) from a training batch (its `positive_item`) and its scores
+        (`catalogue` [batch, num_items])."""
+        return batch["positive_item"], scores["catalogue"]
+
     def call(self, y_true, y_pred):
         return ops.sparse_categorical_crossentropy(
             y_true, y_pred / self.temperature, from_logits=True
@@ -53,6 +69,13 @@ class CatalogueSoftmaxLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "temperature": self.temperature}
+
+
+# Each ranking loss by name, as configurations name them: a function of the temperature.
+LOSSES = {
+    "bpr": lambda temperature: BPRLoss(),
+    "softmax": lambda temperature: CatalogueSoftmaxLoss(temperature),
+}
 
 
 def per_replica(value):

@@ -39,5 +39,13 @@ class MostPopular:
     ) -> MostPopular:
         return cls(dataset.interactions(split)[1], dataset.num_items, epsilon, seed)
 
+    def ranking_scorer(self):
+        """The function from user indices to their scores (`score_users`)."""
+        return self.score_users
+
+    def history_window(self) -> None:
+        """None: the same scores for everyone, not read from a history."""
+        return None
+
     def score_users(self, user_indices) -> np.ndarray:
         return np.tile(self.popularity, (len(user_indices), 1))

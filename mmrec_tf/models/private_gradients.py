@@ -60,6 +60,25 @@ class PrivateGradients:
         self.expected_batch_size = float(expected_batch_size)
         self._noise_seed = secrets.randbits(63)
 
+    def train_step(self, model, data) -> dict:
+        """One DP-SGD step of `model` on a Poisson-sampled batch: the noisy clipped
+        gradient applied; returns the step's metrics (mean loss, share clipped)."""
+        if not isinstance(data, dict) or "example_weight" not in data:
+            raise ValueError(
+                "a model compiled with private_gradients trains on Poisson-sampled batches "
+                "with an example_weight (mmrec_tf.data.poisson_triples), not on "
+                f"{sorted(data) if isinstance(data, dict) else type(data).__name__}"
+            )
+        gradients, losses, norms = self.gradients(model, data, model.optimizer.iterations)
+        model.optimizer.apply(gradients, model.trainable_variables)
+        real = data["example_weight"]
+        count = ops.maximum(ops.sum(real), 1.0)
+        return {
+            "loss": ops.sum(real * losses) / count,
+            # The share of this step's examples whose gradient was clipped: l2_clip's tuning.
+            "clipped": ops.sum(real * ops.cast(norms > self.l2_clip, "float32")) / count,
+        }
+
     def gradients(self, model, inputs, step):
         """The noised mean gradient of `model`'s trainable variables for the batch
         `inputs` (with `"example_weight"`), and the batch's per-example losses

@@ -8,9 +8,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from mmrec_tf.models.losses import BPRLoss, CatalogueSoftmaxLoss, per_replica
-
-LOSSES = ("bpr", "softmax")
+from mmrec_tf.models.losses import LOSSES, per_replica
 
 
 class Recommender(keras.Model):
@@ -29,7 +27,10 @@ class Recommender(keras.Model):
     """
 
     # Constructor options that take one of a few names (configuration files check them).
-    OPTION_CHOICES = {"loss": LOSSES}
+    OPTION_CHOICES = {"loss": tuple(LOSSES)}
+    # λ of the content view's ranking loss, for a model whose `batch_parts` gives
+    # content rows (`MultimodalRecommender` sets it); 0: no content view.
+    content_loss_weight = 0.0
 
     def __init__(
         self, num_users, num_items, l2_regularization=1e-5, loss="bpr", temperature=1.0, **kwargs
@@ -38,13 +39,14 @@ class Recommender(keras.Model):
         if num_users < 1 or num_items < 1:
             raise ValueError(f"need users and items. Received: {num_users}, {num_items}")
         if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}. Received: loss={loss!r}")
+            raise ValueError(f"loss must be one of {tuple(LOSSES)}. Received: loss={loss!r}")
         self.num_users = num_users
         self.num_items = num_items
         self.l2_regularization = l2_regularization
         self.loss_name = loss
         self.temperature = temperature
-        self.ranking_loss = BPRLoss() if loss == "bpr" else CatalogueSoftmaxLoss(temperature)
+        self.ranking_loss = LOSSES[loss](temperature)
+        self.private_gradients = None  # set by compile
 
     @classmethod
     def from_dataset(cls, dataset, features=None, present=None, **options):
@@ -90,6 +92,43 @@ class Recommender(keras.Model):
     def user_item_vectors(self, training=None):
         raise NotImplementedError
 
+    # What training, evaluation and export ask of every model; the defaults are
+    # those of a model whose users are fitted rows and whose items have no content.
+
+    @property
+    def modalities(self) -> list[str]:
+        """The item content modalities the model reads (sorted); [] for none."""
+        return []
+
+    def content_encoders(self) -> dict:
+        """{modality: encoder} inside the model (end-to-end training); {} otherwise."""
+        return {}
+
+    def sampler_options(self) -> dict:
+        """Options of `mmrec_tf.data.bpr_triples` (and `poisson_triples`) that the
+        model's training batches need, such as the histories a model that reads
+        them trains on."""
+        return {}
+
+    def history_window(self) -> int | None:
+        """How many of a user's latest items `score_histories` reads (0: all of
+        them); None for a model whose users are fitted rows, which cannot rank
+        from a history."""
+        return None
+
+    def history_reader(self):
+        """`(encoder, history_length)` that turn a history's item vectors into a user
+        vector inside a SavedModel (`recommend_from_history`); None for none."""
+        return None
+
+    def serving_users(self, dataset, seen_splits, users, items):
+        """(user vectors [num_users, d], known bool [num_users]) for export, from
+        `inference_vectors()` (`users`, `items`): each user's trained row; known are
+        the users with a training interaction (the others have an untrained row)."""
+        known = np.zeros(dataset.num_users, bool)
+        known[dataset.interactions("train")[0]] = True
+        return users, known
+
     @property
     def example_coupling(self) -> str | None:
         """Why one training example's loss reads other training interactions (a
@@ -98,28 +137,15 @@ class Recommender(keras.Model):
         return None
 
     def train_step(self, data):
-        private = getattr(self, "private_gradients", None)
-        if private is None:
+        if self.private_gradients is None:
             return super().train_step(data)
-        if not isinstance(data, dict) or "example_weight" not in data:
-            raise ValueError(
-                "a model compiled with private_gradients trains on Poisson-sampled batches "
-                "with an example_weight (mmrec_tf.data.poisson_triples), not on "
-                f"{sorted(data) if isinstance(data, dict) else type(data).__name__}"
-            )
-        gradients, losses, norms = private.gradients(self, data, self.optimizer.iterations)
-        self.optimizer.apply(gradients, self.trainable_variables)
-        real = data["example_weight"]
-        count = ops.maximum(ops.sum(real), 1.0)
-        return {
-            "loss": ops.sum(real * losses) / count,
-            # The share of this step's examples whose gradient was clipped: l2_clip's tuning.
-            "clipped": ops.sum(real * ops.cast(norms > private.l2_clip, "float32")) / count,
-        }
+        return self.private_gradients.train_step(self, data)
 
-    def batch_vectors(self, inputs, training=None):
-        """`(user_rows, item_rows)` for a training or scoring batch: functions from
-        index tensors (any shape) to those users' or items' vectors [..., d].
+    def batch_parts(self, inputs, training=None):
+        """`(user_rows, item_rows, content_rows)` for a training or scoring batch:
+        functions from index tensors (any shape) to those users' or items' vectors
+        [..., d]; `content_rows` gives the items' content vectors alone (None for a
+        model without content), which `content_loss_weight` trains.
 
         By default, rows of `user_item_vectors`. Subclasses override it where a
         batch needs less (items whose vectors depend on nothing but themselves:
@@ -127,7 +153,11 @@ class Recommender(keras.Model):
         the catalogue's size) or more (content encoded in the step).
         """
         users, items = self.user_item_vectors(training=training)
-        return rows_of(users), rows_of(items)
+        return rows_of(users), rows_of(items), None
+
+    def batch_vectors(self, inputs, training=None):
+        """`(user_rows, item_rows)` of `batch_parts`."""
+        return self.batch_parts(inputs, training=training)[:2]
 
     def batch_users(self, user_rows, item_rows, inputs, training=None):
         """The vectors [batch, d] of a batch's users: their rows; a model that reads
@@ -135,32 +165,47 @@ class Recommender(keras.Model):
         return user_rows(inputs["user_index"])
 
     def call(self, inputs, training=None):
-        user_rows, item_rows = self.batch_vectors(inputs, training=training)
+        user_rows, item_rows, content_rows = self.batch_parts(inputs, training=training)
         user = self.batch_users(user_rows, item_rows, inputs, training=training)
-        return self.batch_scores(user, item_rows, inputs, training=training)
+        scores = self.batch_scores(user, item_rows, inputs, training=training)
+        if training and self.content_loss_weight and content_rows is not None:
+            scores["content"] = self.ranking_scores(user, content_rows, inputs)
+        return scores
+
+    def ranking_scores(self, user, item_rows, inputs):
+        """The scores the ranking loss reads: the batch's positive and negative
+        items (and, for the softmax loss, the whole catalogue) against `user`."""
+        scores = {
+            key: ops.sum(user * item_rows(inputs[key]), axis=-1)
+            for key in ("positive_item", "negative_item")
+            if key in inputs
+        }
+        if self.ranking_loss.reads_catalogue:
+            items = item_rows(ops.arange(self.num_items))
+            scores["catalogue"] = ops.matmul(user, ops.transpose(items))
+        return scores
 
     def batch_scores(self, user, item_rows, inputs, training=None):
         """What `call` returns, from the batch's user vectors [batch, d] and
         `item_rows` (for a caller that has them already, e.g. `Distiller`)."""
-        scores = {}
-        for key in ("positive_item", "negative_item", "item_index"):
+        if not training:
+            return {
+                key: ops.sum(user * item_rows(inputs[key]), axis=-1)
+                for key in ("positive_item", "negative_item", "item_index")
+                if key in inputs
+            }
+        scores = self.ranking_scores(user, item_rows, inputs)
+        for key in ("positive_item", "negative_item"):
             if key in inputs:
-                item = item_rows(inputs[key])
-                scores[key] = ops.sum(user * item, axis=-1)
-                if training:
-                    scores[f"{key}_norm"] = ops.sum(ops.square(item), axis=-1)
-        if training:
-            scores["user_norm"] = ops.sum(ops.square(user), axis=-1)
-            if self.loss_name == "softmax":
-                items = item_rows(ops.arange(self.num_items))
-                scores["catalogue"] = ops.matmul(user, ops.transpose(items))
+                scores[f"{key}_norm"] = ops.sum(ops.square(item_rows(inputs[key])), axis=-1)
+        scores["user_norm"] = ops.sum(ops.square(user), axis=-1)
         return scores
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if self.loss_name == "softmax":
-            loss = self.ranking_loss(x["positive_item"], y_pred["catalogue"])
-        else:
-            loss = self.ranking_loss(ops.zeros_like(y_pred["positive_item"]), _pairs(y_pred))
+        loss = self.ranking_loss(*self.ranking_loss.targets(x, y_pred))
+        if "content" in y_pred:
+            content = self.ranking_loss(*self.ranking_loss.targets(x, y_pred["content"]))
+            loss = loss + self.content_loss_weight * content
         # The ranking loss (a Keras Loss) is already divided per replica; the rest not.
         regularization = ops.mean(self.regularization(y_pred))
         return loss + per_replica(regularization + sum(self.losses))
@@ -168,11 +213,11 @@ class Recommender(keras.Model):
     def example_losses(self, x, y_pred):
         """Each example's loss [batch] (ranking loss plus regulariser), of which
         `compute_loss` is the mean: what DP-SGD clips example by example."""
-        if self.loss_name == "softmax":
-            ranking = self.ranking_loss.call(x["positive_item"], y_pred["catalogue"])
-        else:
-            ranking = self.ranking_loss.call(None, _pairs(y_pred))
-        return ranking + self.regularization(y_pred)
+        losses = self.ranking_loss.call(*self.ranking_loss.targets(x, y_pred))
+        if "content" in y_pred:
+            content = self.ranking_loss.call(*self.ranking_loss.targets(x, y_pred["content"]))
+            losses = losses + self.content_loss_weight * content
+        return losses + self.regularization(y_pred)
 
     def regularization(self, y_pred):
         """The penalty added to each example's ranking loss [batch]: `l2_regularization`
@@ -247,11 +292,6 @@ class Recommender(keras.Model):
             "temperature": self.temperature,
             **super().get_config(),
         }
-
-
-def _pairs(y_pred):
-    """Each triple's (positive, negative) scores [batch, 2], as `BPRLoss` reads them."""
-    return ops.stack([y_pred["positive_item"], y_pred["negative_item"]], axis=-1)
 
 
 def rows_of(table):

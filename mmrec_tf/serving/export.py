@@ -230,23 +230,13 @@ def export_recommender(
         )
     seen_users, seen_items = dataset.interaction_pairs(list(seen_splits))
     row_splits = np.searchsorted(seen_users, np.arange(dataset.num_users + 1)).astype(np.int64)
-    tables_class, history = ServingTables, ()
     # A user is known when the model has something of theirs: a row trained on their
-    # training interactions, or (below) a history in the seen splits.
-    known_users = np.zeros(dataset.num_users, bool)
-    known_users[dataset.interactions("train")[0]] = True
-    if hasattr(model, "history_encoder"):
-        known_users[seen_users] = True
-        from mmrec_tf.data.histories import Sequences
-
-        # Known users are their latest interactions in the splits serving treats as seen.
-        latest = Sequences.from_dataset(dataset, list(seen_splits)).latest(model.history_length)
-        users = keras.ops.convert_to_numpy(
-            model.encode_histories(latest, items, np.arange(dataset.num_users, dtype=np.int32))
-        )
-        tables_class, history = HistoryServingTables, (model.history_encoder, model.history_length)
+    # training interactions, or a history in the seen splits (a model that reads them).
+    users, known_users = model.serving_users(dataset, seen_splits, users, items)
+    history = model.history_reader()
+    tables_class = ServingTables if history is None else HistoryServingTables
     tables = tables_class(
-        *history,
+        *(history or ()),
         dataset.user_ids,
         dataset.item_ids,
         users.astype(np.float32),
@@ -258,7 +248,7 @@ def export_recommender(
         known_users=known_users,
     )
     content = None
-    encoders = content_encoders or getattr(model, "encoders", None)
+    encoders = content_encoders or model.content_encoders()
     if encoders:
         from mmrec_tf.serving.content import ContentEmbedding
 

@@ -85,11 +85,11 @@ def content_encoders(run_config: dict, model) -> tuple[dict, dict]:
     model's own encoders (end-to-end). Empty when the model has no content."""
     from mmrec_tf.encoders.extract import build_extractor
 
-    modalities = getattr(model, "modalities", [])
+    modalities = model.modalities
     if not modalities:
         return {}, {}
     if run_config.get("end_to_end") is not None:
-        return dict(model.encoders), end_to_end_options(run_config["end_to_end"])
+        return model.content_encoders(), end_to_end_options(run_config["end_to_end"])
     encoders, options = {}, {}
     for modality in modalities:
         cache = FeatureCache(run_config["features"])
@@ -255,9 +255,8 @@ def train(
             config["batch_size"],
             seed=config["seed"],
             epochs=epochs,
-            # A model that reads histories trains on each positive's history.
-            history_length=getattr(model, "history_length", 0),
-            history_horizon=getattr(model, "history_horizon", 1),
+            # e.g. a model that reads histories trains on each positive's history.
+            **model.sampler_options(),
         )
         return triples if content is None else content.attach(triples)
 

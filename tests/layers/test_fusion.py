@@ -86,3 +86,22 @@ def test_layer_contracts(modalities, tmp_path):
         tmp_path=tmp_path,
         run_training=False,
     )
+
+
+def test_concat_projects_to_output_dim(modalities, tmp_path):
+    x, mask = modalities
+    layer = ConcatFusion(output_dim=6, kernel_initializer=keras.initializers.GlorotUniform(3))
+    layer(x)  # builds the projection
+    layer.projection.bias.assign(np.arange(6, dtype="float32"))
+    out = layer(x, mask=mask).numpy()
+    concatenated = np.where(mask[..., None], x, 0).reshape(5, 12)
+    kernel = layer.projection.kernel.numpy()
+    np.testing.assert_allclose(out, concatenated @ kernel + np.arange(6), rtol=1e-5, atol=1e-5)
+    # Seeded: the same kernel again.
+    again = ConcatFusion(output_dim=6, kernel_initializer=keras.initializers.GlorotUniform(3))
+    again(x)
+    np.testing.assert_array_equal(again.projection.kernel.numpy(), kernel)
+    assert layer.compute_output_shape((5, 3, 4)) == (5, 6)
+    run_layer_test(
+        ConcatFusion, {"output_dim": 6}, {"inputs": x, "mask": mask}, (5, 6), tmp_path=tmp_path
+    )

@@ -69,3 +69,15 @@ def test_saved_and_reloaded_graph_propagates_the_same(tmp_path):
     np.testing.assert_array_equal(
         reloaded.get_layer("graph").rows.numpy(), model.get_layer("graph").rows.numpy()
     )
+
+
+def test_assign_replaces_the_graph_and_its_layout():
+    first, second = random_graph(20, 60, seed=0), random_graph(20, 60, seed=1)
+    assert first.values.shape == second.values.shape
+    layer = StoredGraph.from_sparse(first)
+    x = tf.constant(np.random.default_rng(0).normal(size=(20, 3)), tf.float32)
+    np.testing.assert_allclose(layer.step(x).numpy(), _dense(first) @ x.numpy(), atol=1e-5)
+    layer.assign(second)  # the layout cached for the first graph must not be reused
+    np.testing.assert_allclose(layer.step(x).numpy(), _dense(second) @ x.numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="holds 20 nodes and 63 edges; the graph has 20 and 43"):
+        layer.assign(random_graph(20, 40))

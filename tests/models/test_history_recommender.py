@@ -35,7 +35,7 @@ def trained(demo_dir, demo_features, tmp_path_factory):
 def test_scores_come_from_the_latest_training_history(trained):
     dataset, model = trained
     latest = Sequences.from_dataset(dataset, ["train"]).latest(8, [0, 3, 9])
-    np.testing.assert_array_equal(model.stored_histories.numpy()[[0, 3, 9]], latest)
+    np.testing.assert_array_equal(model.user_side.stored_histories.numpy()[[0, 3, 9]], latest)
     np.testing.assert_allclose(
         model.score_users([0, 3, 9]), model.score_histories(latest), rtol=1e-5, atol=1e-5
     )
@@ -74,4 +74,6 @@ def test_reloaded_model_scores_histories_the_same(trained, tmp_path):
     np.testing.assert_allclose(
         reloaded.score_histories(histories), model.score_histories(histories), atol=1e-5
     )
-    np.testing.assert_array_equal(reloaded.stored_histories.numpy(), model.stored_histories.numpy())
+    np.testing.assert_array_equal(
+        reloaded.user_side.stored_histories.numpy(), model.user_side.stored_histories.numpy()
+    )

@@ -27,6 +27,8 @@ def test_user_and_item_tables_start_different(model_class, demo_dir):
         dataset = load_dataset(demo_dir)
         features = {"text": np.random.default_rng(0).normal(size=(dataset.num_items, 4))}
         model = MultimodalRecommender.from_dataset(dataset, features, embedding_dim=8)
+        model.user_embedding = model.user_side.user_embedding
+        model.item_embedding = model.item_side.item_embedding
     users = keras.ops.convert_to_numpy(model.user_embedding)
     items = keras.ops.convert_to_numpy(model.item_embedding)
     assert abs(_correlation(users, items)) < 0.3
@@ -46,5 +48,5 @@ def test_item_graph_averages_every_modality(demo_dir):
         for m in modalities
     ).numpy() / len(modalities)
     # The stored graph applied to the identity is its dense adjacency.
-    stored = model.item_graph.step(np.eye(dataset.num_items, dtype="float32")).numpy()
+    stored = model.propagation.item_graph.step(np.eye(dataset.num_items, dtype="float32")).numpy()
     np.testing.assert_allclose(stored, expected, atol=1e-6)

@@ -79,7 +79,7 @@ def test_items_without_graphs_are_computed_for_the_batch_alone(demo, fusion, mon
     monkeypatch.setattr(multimodal_recommender, "ITEMS_PER_CHUNK", 64)
     chunked_users, chunked_items = model.inference_vectors()
     np.testing.assert_allclose(chunked_items.numpy(), items.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(chunked_users.numpy(), model.user_embedding.numpy())
+    np.testing.assert_array_equal(chunked_users.numpy(), model.user_side.user_embedding.numpy())
     with_graph = MultimodalRecommender.from_dataset(dataset, features, present, embedding_dim=8)
     assert not with_graph.items_stand_alone
     with pytest.raises(ValueError, match="depend on each other"):
@@ -91,9 +91,9 @@ def test_missing_modalities_are_masked(demo):
     model = MultimodalRecommender.from_dataset(dataset, features, present, embedding_dim=8)
     before = model.content_vectors().numpy()
     missing = ~present["image"]
-    changed = model.features["image"].numpy()
+    changed = model.item_side.features["image"].numpy()
     changed[missing] = 100.0  # garbage where the image is missing
-    model.features["image"].assign(changed)
+    model.item_side.features["image"].assign(changed)
     np.testing.assert_allclose(model.content_vectors().numpy(), before, atol=1e-5)
 
 
@@ -161,14 +161,16 @@ def test_attention_graph_matches_the_numpy_formula(demo):
     )
     users, items = (v.numpy() for v in model.user_item_vectors())
     content = model.content_vectors().numpy()
-    x = np.concatenate([model.user_embedding.numpy(), content + model.item_embedding.numpy()])
+    x = np.concatenate(
+        [model.user_side.user_embedding.numpy(), content + model.item_side.item_embedding.numpy()]
+    )
     layers = [x]
-    for layer in model.graph_network.graph_layers:
-        layers.append(numpy_graph_layer(layers[-1], dense(model.graph.sparse()), layer))
+    for layer in model.propagation.graph_network.graph_layers:
+        layers.append(numpy_graph_layer(layers[-1], dense(model.propagation.graph.sparse()), layer))
     nodes = np.mean(layers, axis=0)
-    item_layer = model.item_graph_network.graph_layers[0]
+    item_layer = model.propagation.item_graph_network.graph_layers[0]
     expected_items = nodes[dataset.num_users :] + numpy_graph_layer(
-        content, dense(model.item_graph.sparse()), item_layer
+        content, dense(model.propagation.item_graph.sparse()), item_layer
     )
     assert len(layers) == 3  # X⁽⁰⁾ and two graph layers (the default num_graph_layers)
     np.testing.assert_allclose(users, nodes[: dataset.num_users], atol=1e-4)
@@ -224,11 +226,11 @@ def test_end_to_end_trains_the_encoders_and_reloads(demo_content, tmp_path):
     model = MultimodalRecommender.end_to_end(
         dataset, _tiny_encoders(), content, embedding_dim=16, num_graph_layers=0, use_ids=False
     )
-    image_encoder = model.encoders["image"]
+    image_encoder = model.content_encoders()["image"]
     kernels_before = [w.numpy().copy() for w in image_encoder.trainable_weights]
     # The table starts as the encoders' outputs over every item.
     np.testing.assert_allclose(
-        model.features["image"].numpy(),
+        model.item_side.features["image"].numpy(),
         image_encoder(content.arrays["image"], training=False).numpy(),
         atol=1e-5,
     )
@@ -247,7 +249,7 @@ def test_end_to_end_trains_the_encoders_and_reloads(demo_content, tmp_path):
     assert all(changed), "gradients did not reach the image encoder"
     # After the last evaluation's refresh the table is the trained encoders' outputs.
     np.testing.assert_allclose(
-        model.features["image"].numpy(),
+        model.item_side.features["image"].numpy(),
         image_encoder(content.arrays["image"], training=False).numpy(),
         atol=1e-4,
     )

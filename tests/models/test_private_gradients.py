@@ -78,8 +78,10 @@ def test_one_example_moves_the_gradient_by_at_most_the_clip(demo_dir):
         variable.assign(variable * 50.0)  # gradients far beyond the clip
     private = PrivateGradients(l2_clip=0.5, noise_multiplier=0.0, expected_batch_size=32)
     weights = batch["example_weight"].numpy()
+    _, _, norms = private.gradients(model, batch, 0)
     lone = np.zeros_like(weights)
-    lone[0] = 1.0
+    # The example whose gradient is largest: a saturated BPR pair has almost none.
+    lone[np.argmax(np.where(weights > 0, norms.numpy(), 0.0))] = 1.0
     for kept, norm in ((lone, 0.5), (np.zeros_like(weights), 0.0)):
         gradients, _, _ = private.gradients(model, {**batch, "example_weight": kept}, 0)
         total = np.sqrt(sum(np.sum(g.numpy() ** 2) for g in gradients)) * 32
