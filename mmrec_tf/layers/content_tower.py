@@ -9,6 +9,7 @@ from keras import ops
 from mmrec_tf.layers.concat_fusion import ConcatFusion
 from mmrec_tf.layers.initializers import clone_initializer
 from mmrec_tf.layers.masked_mean_fusion import MaskedMeanFusion
+from mmrec_tf.layers.philox_dropout import PhiloxDropout
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
 from mmrec_tf.layers.weighted_average_fusion import WeightedAverageFusion
 
@@ -27,7 +28,7 @@ class ContentTower(keras.layers.Layer):
 
     For an item with features x_m [d_m] of modality m (present flags p_m):
 
-        t_m = W_m z_m + b_m,   z_m = (x_m − μ_m) ⊙ s_m with `standardize`, else x_m
+        t_m = W_m dropout(z_m) + b_m,   z_m = (x_m − μ_m) ⊙ s_m with `standardize`, else x_m
         T' = SelfAttentionLayer([t_1; …; t_M], mask p)      (with `use_self_attention`)
         c = fusion(T', mask p)
 
@@ -38,6 +39,9 @@ class ContentTower(keras.layers.Layer):
     zeros. μ_m and s_m = 1/σ_m are measured once (`adapt`) over the items
     that have modality m: untrained encoders give features that differ by a
     fraction of a percent, and standardising lets the projection see that.
+    `feature_dropout` drops feature entries while training: with a few thousand
+    items a projection from hundreds of dimensions can learn each training
+    item's place by heart, and then says little about a new item's.
 
     This is the content part of an item's vector, and all an item that nobody
     has interacted with yet has: the exported `embed_items` runs it after the
@@ -50,6 +54,7 @@ class ContentTower(keras.layers.Layer):
         use_self_attention: bool. Defaults to True.
         num_heads: int. Attention heads. Defaults to 1.
         standardize: bool. Defaults to False.
+        feature_dropout: float in [0, 1). Defaults to 0.
         kernel_initializer: each projection's own copy of it. Defaults to `"glorot_uniform"`.
 
     Example:
@@ -69,6 +74,7 @@ class ContentTower(keras.layers.Layer):
         use_self_attention=True,
         num_heads=1,
         standardize=False,
+        feature_dropout=0.0,
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
@@ -84,6 +90,8 @@ class ContentTower(keras.layers.Layer):
         self.use_self_attention = use_self_attention
         self.num_heads = num_heads
         self.standardize = standardize
+        self.feature_dropout = feature_dropout
+        self.dropout = PhiloxDropout(feature_dropout, name="feature_dropout")
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.projections = {
             m: keras.layers.Dense(
@@ -140,7 +148,7 @@ class ContentTower(keras.layers.Layer):
             x = features[m]
             if self.standardize:
                 x = (x - self.feature_mean[m]) * self.feature_scale[m]
-            tokens.append(self.projections[m](x))
+            tokens.append(self.projections[m](self.dropout(x, training=training)))
         tokens = ops.stack(tokens, axis=1)
         mask = ops.stack([ops.cast(present[m], "bool") for m in self.modalities], axis=1)
         if self.attention is not None:
@@ -159,5 +167,6 @@ class ContentTower(keras.layers.Layer):
             "use_self_attention": self.use_self_attention,
             "num_heads": self.num_heads,
             "standardize": self.standardize,
+            "feature_dropout": self.feature_dropout,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }

@@ -52,8 +52,7 @@ class MultimodalRecommender(Recommender):
         feature_dims: dict of modality name to feature size ({} for IDs only).
         embedding_dim: int. Defaults to 64.
         fusion: a key of `mmrec_tf.layers.content_tower.FUSIONS`. Defaults to `"attention"`.
-        use_self_attention: bool. Defaults to True.
-        num_heads: int. Defaults to 1.
+        use_self_attention, num_heads: cross-modal attention, its heads. Defaults to True, 1.
         use_ids: bool. Item and user ID embeddings. Defaults to True.
         num_graph_layers: int. User-item propagation steps; 0 for none. Defaults to 2.
         graph: a key of `mmrec_tf.layers.propagations.PROPAGATIONS`. Defaults to `"lightgcn"`.
@@ -63,6 +62,7 @@ class MultimodalRecommender(Recommender):
         standardize_features: bool. `ContentTower`'s `standardize` (not with encoders
             that train: the statistics are measured once). Defaults to False.
         content_loss_weight: float. λ above. Defaults to 0.
+        feature_dropout: float. `ContentTower`'s. Defaults to 0.
 
     Example (cached mode, random features):
     ```python
@@ -99,6 +99,7 @@ class MultimodalRecommender(Recommender):
         encoders=None,
         standardize_features=False,
         content_loss_weight=0.0,
+        feature_dropout=0.0,
         **kwargs,
     ):
         super().__init__(num_users, num_items, l2_regularization, **kwargs)
@@ -109,7 +110,7 @@ class MultimodalRecommender(Recommender):
             use_self_attention=use_self_attention, num_heads=num_heads, use_ids=use_ids,
             num_graph_layers=num_graph_layers, graph=graph, num_graph_edges=num_graph_edges,
             num_item_graph_edges=num_item_graph_edges, standardize_features=standardize_features,
-            content_loss_weight=content_loss_weight,
+            content_loss_weight=content_loss_weight, feature_dropout=feature_dropout,
         )  # fmt: skip
         self.embedding_dim = embedding_dim
         self.content_loss_weight = content_loss_weight
@@ -117,7 +118,7 @@ class MultimodalRecommender(Recommender):
         if feature_dims:
             tower = ContentTower(
                 feature_dims, embedding_dim, fusion, use_self_attention, num_heads,
-                standardize_features, name="content_tower",
+                standardize_features, feature_dropout, name="content_tower",
             )  # fmt: skip
         self.item_side = ItemSide(
             num_items, embedding_dim, tower, use_ids, encoders, name="item_side"

@@ -137,3 +137,29 @@ def test_seeded_initializer_is_reproducible_and_projections_differ(content):
             for j in range(i):
                 assert not np.allclose(kernels_of_a_tower[i], kernels_of_a_tower[j])
     assert not np.allclose(first[0], kernels(keras.initializers.GlorotUniform(seed=8))[0])
+
+
+def test_feature_dropout_drops_features_in_training_only(content):
+    features, present = content
+    tower = ContentTower(DIMS, 4, use_self_attention=False, feature_dropout=0.5)
+    _randomize_biases(tower)
+    plain = ContentTower.from_config({**tower.get_config(), "feature_dropout": 0.0})
+    plain.set_weights(tower.get_weights())
+    # Inference: the same as without dropout.
+    np.testing.assert_allclose(tower(features, present), plain(features, present), atol=1e-6)
+    # Training: features with entries dropped give other vectors.
+    keras.utils.set_random_seed(3)
+    out = tower(features, present, training=True).numpy()
+    assert not np.allclose(out[:5], plain(features, present).numpy()[:5])
+    np.testing.assert_array_equal(out[5], np.zeros(4))  # still no content: zeros
+    with pytest.raises(ValueError, match="rate"):
+        ContentTower(DIMS, 4, feature_dropout=1.0)
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+def test_an_item_without_content_has_zeros_whatever_the_fusion(content, fusion):
+    features, present = content
+    tower = ContentTower(DIMS, 4, fusion=fusion)
+    for weight in tower.weights:  # biases included: a trained tower's are not zero
+        weight.assign(np.random.default_rng(0).normal(size=weight.shape).astype("float32"))
+    np.testing.assert_array_equal(tower(features, present).numpy()[5], np.zeros(4))
