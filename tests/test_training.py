@@ -205,3 +205,18 @@ def test_the_optimizer_is_adam_or_lazy_adam():
     assert set(OPTIMIZER_CLASSES) == set(OPTIMIZERS)
     with pytest.raises(ConfigError, match='"optimizer" must be one of adam, lazy_adam'):
         check_config({"optimizer": "sgd"})
+
+
+def test_no_modalities_is_a_model_of_ids_alone(demo_dir, demo_features):
+    from mmrec_tf.data import load_dataset
+    from mmrec_tf.data.feature_cache import FeatureCache
+    from mmrec_tf.training import ConfigError, check_config, load_features
+
+    assert check_config({"modalities": []})["modalities"] == []
+    with pytest.raises(ConfigError, match='"modalities" must be null or a list'):
+        check_config({"modalities": ["text", "text"]})
+    dataset = load_dataset(demo_dir)
+    assert load_features(dataset, demo_features, []) == ({}, {})
+    assert set(load_features(dataset, demo_features, None)[0]) == set(
+        FeatureCache(demo_features).modalities()
+    )

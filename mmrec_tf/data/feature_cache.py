@@ -148,9 +148,12 @@ class FeatureCache:
 
     def load(self, dataset, modalities=None) -> tuple[dict, dict]:
         """({modality: [num_items, d]}, {modality: presence flags}) for `dataset`,
-        checked against its item order; every modality in the folder by default."""
+        checked against its item order; every modality in the folder by default
+        (None), none for [] (a model of IDs alone)."""
         if not self.folder.is_dir():
             raise FileNotFoundError(f"{self.folder}: no such features directory")
+        if modalities is not None and not modalities:
+            return {}, {}
         names = modalities or self.modalities()
         if not names:
             raise FileNotFoundError(

@@ -155,7 +155,8 @@ def check_config(raw, source: str = "configuration") -> dict:
             f'{source}: "strategy" must be one of {", ".join(STRATEGIES)}, '
             f"found {_describe(config['strategy'])}"
         )
-    _expect_modalities(config, "modalities", source, "")
+    # [] is a model of IDs alone (no content), the ablation of every content model.
+    _expect_modalities(config, "modalities", source, "", allow_empty=True)
     _expect(config, "options", source, "", dict, "a JSON object")
     config["options"] = _check_options(config["model"], config["options"], source)
     if config["end_to_end"] is not None:
@@ -340,9 +341,11 @@ def _expect(values, key, source, prefix, kind, expected, positive=False, non_neg
         raise ConfigError(f'{source}: "{prefix}{key}" must be {expected}, found {_describe(value)}')
 
 
-def _expect_modalities(values: dict, key: str, source: str, prefix: str) -> None:
+def _expect_modalities(
+    values: dict, key: str, source: str, prefix: str, allow_empty: bool = False
+) -> None:
     value = values[key]
-    if value is None:
+    if value is None or (allow_empty and value == []):
         return
     if (
         not isinstance(value, list)
