@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 import numpy as np
 from keras import ops
@@ -30,16 +32,13 @@ class HistoryRecommender(MultimodalRecommender):
     user's latest interactions, or a new user's) without refitting.
     `loss="softmax"` (the catalogue softmax) suits it best.
 
-    Args:
-        history_length: int. L. Defaults to 50.
-        history_heads: int. Attention heads of the encoder. Defaults to 1.
-        history_dropout: float. Defaults to 0.2.
-        history_pooling: `"latest"` or `"mean"` (see `HistoryEncoder`). Defaults to `"latest"`.
-        history_horizon: int. H: in training, a history ends 1 to H steps before the
-            item to rank (`bpr_triples(..., history_horizon=H)`), so the model
-            learns what a user chooses soon, not only next. Defaults to 1.
-        use_user_ids: bool. Add a user ID embedding to the encoded history. Defaults to False.
-        Everything else: `MultimodalRecommender`'s.
+    Args: `MultimodalRecommender`'s, and the options of its user side,
+    `HistoryUsers`: `history_length` (L, 50), `history_heads` (1),
+    `history_dropout` (0.2), `history_pooling` (`"latest"` or `"mean"`, see
+    `HistoryEncoder`), `history_horizon` (H, 1: in training, a history ends 1
+    to H steps before the item to rank, so the model learns what a user chooses
+    soon, not only next) and `use_user_ids` (False: add a user ID embedding to
+    the encoded history).
 
     Example:
     >>> import tempfile
@@ -59,32 +58,17 @@ class HistoryRecommender(MultimodalRecommender):
         "history_pooling": HistoryEncoder.POOLINGS,
     }
 
-    def __init__(
-        self,
-        num_users,
-        num_items,
-        feature_dims,
-        history_length=50,
-        history_heads=1,
-        history_dropout=0.2,
-        history_pooling="latest",
-        history_horizon=1,
-        use_user_ids=False,
-        **kwargs,
-    ):
-        # The user side is made during MultimodalRecommender's construction.
-        self._history_options = dict(
-            history_length=history_length,
-            history_heads=history_heads,
-            history_dropout=history_dropout,
-            history_pooling=history_pooling,
-            history_horizon=history_horizon,
-            use_user_ids=use_user_ids,
-        )
+    # The user side; its constructor's options (beyond the sizes) are the model's.
+    USER_SIDE = HistoryUsers
+
+    def __init__(self, num_users, num_items, feature_dims, **kwargs):
+        names = user_side_options(self.USER_SIDE)
+        # Read by make_user_side, during MultimodalRecommender's construction.
+        self._history_options = {name: kwargs.pop(name) for name in names if name in kwargs}
         super().__init__(num_users, num_items, feature_dims, **kwargs)
 
     def make_user_side(self):
-        return HistoryUsers(
+        return self.USER_SIDE(
             self.num_users, self.embedding_dim, name="user_side", **self._history_options
         )
 
@@ -142,4 +126,14 @@ class HistoryRecommender(MultimodalRecommender):
         return ops.matmul(users, ops.transpose(items))
 
     def get_config(self):
-        return {**super().get_config(), **self._history_options}
+        side = self.user_side.get_config()
+        return {
+            **super().get_config(),
+            **{name: side[name] for name in user_side_options(self.USER_SIDE)},
+        }
+
+
+def user_side_options(user_side) -> list[str]:
+    """The names of a user side's options: its constructor's arguments with defaults."""
+    parameters = inspect.signature(user_side.__init__).parameters.values()
+    return [p.name for p in parameters if p.default is not inspect.Parameter.empty]

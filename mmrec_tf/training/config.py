@@ -217,6 +217,8 @@ def model_options(model: str) -> dict[str, object]:
     # rest on through **kwargs.
     recommenders = [c for c in model_class.__mro__ if issubclass(c, models.Recommender)]
     functions = [c.__init__ for c in recommenders]
+    # A model's user side (HistoryUsers) takes options of its own, passed through.
+    functions += [c.USER_SIDE.__init__ for c in recommenders if "USER_SIDE" in c.__dict__]
     functions += [
         c.__dict__["from_dataset"].__func__ for c in recommenders if "from_dataset" in c.__dict__
     ]
