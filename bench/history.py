@@ -35,11 +35,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from experiments import load_reference_features  # noqa: E402
 
 CONFIG = Path(__file__).parent.parent / "configs" / "ml-100k-mm-history.json"
+# Each closed-form anchor: a function of (models, dataset, features, present).
 ANCHORS = {
-    "EASE (λ 500)": ("EASE", {"l2": 500.0}),
-    "EASE (λ 500), recency τ 10": ("EASE", {"l2": 500.0, "recency": 10.0}),
-    "ItemKNN (100)": ("ItemKNN", {"neighbours": 100}),
-    "ItemKNN (100), recency τ 10": ("ItemKNN", {"neighbours": 100, "recency": 10.0}),
+    "EASE (λ 500)": lambda models, d, f, p: models.EASE.from_dataset(d, l2=500.0),
+    "EASE (λ 500), recency τ 10": lambda models, d, f, p: models.EASE.from_dataset(
+        d, l2=500.0, recency=10.0
+    ),
+    "ItemKNN (100)": lambda models, d, f, p: models.ItemKNN.from_dataset(d, neighbours=100),
+    "ItemKNN (100), recency τ 10": lambda models, d, f, p: models.ItemKNN.from_dataset(
+        d, neighbours=100, recency=10.0
+    ),
+    "ContentKNN (text + poster)": lambda models, d, f, p: models.ContentKNN.from_dataset(d, f, p),
 }
 NEURAL = {
     "HistoryRecommender": None,  # every modality of the configuration
@@ -58,8 +64,7 @@ def fit(name, dataset, features, present, seed, patience):
     from mmrec_tf.evaluation import RankingEvaluation
 
     if name in ANCHORS:
-        class_name, options = ANCHORS[name]
-        return getattr(models, class_name).from_dataset(dataset, **options), 0
+        return ANCHORS[name](models, dataset, features, present), 0
     config = json.loads(CONFIG.read_text())
     modalities = NEURAL[name] if NEURAL[name] is not None else config["modalities"]
     options = dict(config["options"])
