@@ -3,9 +3,8 @@
 Usage: python bench/train_speed.py --data PREPARED_ML100K --features ML100K_MM/features
            [--baseline CHECKOUT_OF_ANOTHER_COMMIT [--repeats 3]] [--history]
 
-Cached mode (reference text and poster features), the configuration of
-`bench/experiments.py`'s "ours". For 1 and 2 threads (each in its own process,
-TensorFlow's intra- and inter-op threads both set) and `jit_compile` True and
+Cached mode (reference text and poster features), configs/ml-100k-mm.json's
+model. For 1 and 2 threads (each in its own process, TensorFlow's intra- and inter-op threads both set) and `jit_compile` True and
 False: the median time of 3 training epochs after one warm-up epoch, and of 3
 full evaluations (test split, every user ranked over the whole catalogue).
 `--history` adds HistoryRecommender as configs/ml-100k-mm-history.json sets
@@ -25,6 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+STATIC_CONFIG = "configs/ml-100k-mm.json"
 HISTORY_CONFIG = "configs/ml-100k-mm-history.json"
 
 
@@ -38,24 +38,23 @@ def worker(data, features_dir, threads, jit, model_name="ours"):
     sys.path.insert(0, str(Path(__file__).parent))
     from experiments import load_reference_features
 
+    from mmrec_tf import models
     from mmrec_tf.data import bpr_triples, load_dataset
     from mmrec_tf.evaluation import evaluate_ranking
-    from mmrec_tf.models import MultimodalRecommender
 
     keras.utils.set_random_seed(0)
     dataset = load_dataset(data)
     features, present = load_reference_features(dataset, Path(features_dir))
-    if model_name == "history":
-        from mmrec_tf.models import HistoryRecommender
-
-        config = json.loads((Path(__file__).parent.parent / HISTORY_CONFIG).read_text())
-        model = HistoryRecommender.from_dataset(dataset, features, present, **config["options"])
-        model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), jit_compile=jit)
-        triples = bpr_triples(dataset, config["batch_size"], seed=0, **model.sampler_options())
-    else:
-        model = MultimodalRecommender.from_dataset(dataset, features, present, item_graph_k=10)
-        model.compile(optimizer=keras.optimizers.Adam(5e-3), jit_compile=jit)
-        triples = bpr_triples(dataset, 2048, seed=0)
+    model_class, config_path = {
+        "history": ("HistoryRecommender", HISTORY_CONFIG),
+        "ours": ("MultimodalRecommender", STATIC_CONFIG),
+    }[model_name]
+    config = json.loads((Path(__file__).parent.parent / config_path).read_text())
+    model = getattr(models, model_class).from_dataset(
+        dataset, features, present, **config["options"]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), jit_compile=jit)
+    triples = bpr_triples(dataset, config["batch_size"], seed=0, **model.sampler_options())
     model.fit(triples, epochs=1, verbose=0)  # warm-up: tracing and compilation
     epochs, evaluations = [], []
     for _ in range(3):
