@@ -4,9 +4,10 @@ Usage: python bench/train_speed.py --data PREPARED_ML100K --features ML100K_MM/f
            [--baseline CHECKOUT_OF_ANOTHER_COMMIT [--repeats 3]] [--history]
 
 Cached mode (reference text and poster features), configs/ml-100k-mm.json's
-model. For 1 and 2 threads (each in its own process, TensorFlow's intra- and inter-op threads both set) and `jit_compile` True and
-False: the median time of 3 training epochs after one warm-up epoch, and of 3
-full evaluations (test split, every user ranked over the whole catalogue).
+model. For 1 and 2 threads (each in its own process, TensorFlow's intra- and
+inter-op threads both set) and `jit_compile` True and False: the median time
+of 3 training epochs after one warm-up epoch, and of 3 full evaluations
+(test split, every user ranked over the whole catalogue).
 `--history` adds HistoryRecommender as configs/ml-100k-mm-history.json sets
 it (its batch size, its history length), 1 thread, XLA, in the same run.
 """
