@@ -137,7 +137,8 @@ def run(data: Path, features_dir: Path, config_path: Path, fraction: float, seed
     results = evaluate_cold_start(split, users @ np.concatenate(vectors).T, 20)
     features, present = load_features(dataset, features_dir, model.modalities)
     knn = ContentKNN.from_dataset(split.dataset, features, present)
-    anchor = evaluate_cold_start(split, knn.score_users(np.arange(dataset.num_users)), 20)
+    knn_scores = knn.score_users(np.arange(dataset.num_users))[:, split.items]
+    anchor = evaluate_cold_start(split, knn_scores, 20)
     results["content_knn/recall@20"] = anchor["model/recall@20"]
     results["content_knn/ndcg@20"] = anchor["model/ndcg@20"]
     results["config"] = str(config_path)
