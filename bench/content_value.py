@@ -5,7 +5,7 @@ Usage: python bench/content_value.py --data PREPARED_ML100K --features FEATS
 
 For each seed, the configuration trains twice with `mmrec_tf.training.train`
 (as `mmrec-tf train` does): as it is, and without content (`"modalities": []`,
-`"item_graph_k": 0`). `mmrec_tf.training.evaluate` then tests each run on the
+`"item_graph_k": 0`, no content loss or feature dropout). `mmrec_tf.training.evaluate` then tests each run on the
 canonical test split (mask train+valid) under `history train` and, for a
 model that reads histories, `history train+valid`, with Recall@20 and
 NDCG@20 over all test interactions and over the item groups `cold`,
@@ -33,8 +33,12 @@ METRICS = ("recall@20", "ndcg@20")
 GROUPS = ("", "/sparse", "/warm")
 
 
+# The options that only a model with content reads, and their values without it.
+CONTENT_OPTIONS = {"item_graph_k": 0, "content_loss_weight": 0.0, "feature_dropout": 0.0}
+
+
 def without_content(config: dict) -> dict:
-    return {**config, "modalities": [], "options": {**config["options"], "item_graph_k": 0}}
+    return {**config, "modalities": [], "options": {**config["options"], **CONTENT_OPTIONS}}
 
 
 def measure(data, features, config: dict, seed: int, work: Path) -> dict:
