@@ -156,6 +156,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="write the results there (JSON)")
     args = parser.parse_args(argv)
+    from mmrec_tf import quiet_tensorflow
+
+    quiet_tensorflow()
     from mmrec_tf.data import generate_demo_dataset
     from mmrec_tf.encoders.extract import extract_features
 

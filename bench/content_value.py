@@ -66,6 +66,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    from mmrec_tf import quiet_tensorflow
+
+    quiet_tensorflow()
     config = json.loads(args.config.read_text())
     variants = {"with content": config, "without content": without_content(config)}
     rows = {name: [] for name in variants}

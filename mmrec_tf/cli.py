@@ -512,8 +512,9 @@ def _evaluate(args) -> int:
     from mmrec_tf.training import RunDirectory, evaluate
 
     results = evaluate(args.run, split=args.split, mask=args.mask, history=args.history)
+    width = max(map(len, results), default=0)
     for name, value in results.items():
-        print(f"{name:>14}  {value:.4f}")
+        print(f"{name:>{width}}  {value:.4f}")
     path = RunDirectory(args.run).evaluation_path(args.split, args.history, args.mask)
     print(f"wrote {path}")
     return 0

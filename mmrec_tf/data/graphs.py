@@ -127,8 +127,8 @@ def recommender_graphs(dataset, features, present, num_graph_layers, item_graph_
         )
     if item_graph_k and not features:
         raise ValueError(
-            "item_graph_k > 0 builds an item-item graph from content: no features "
-            "(pass --features, or set item_graph_k to 0)"
+            "item_graph_k > 0 builds an item-item graph from content, and the model has "
+            'none (pass --features and a non-empty "modalities", or set item_graph_k to 0)'
         )
     if item_graph_k:
         item_graph = content_knn_graph(features, present, item_graph_k)

@@ -69,6 +69,11 @@ def evaluate_cold_start(
     new item's popularity is unknown), as a reference of what interaction
     counts alone would give.
     """
+    if np.shape(scores)[1:] != (len(split.items),):
+        raise ValueError(
+            f"scores must be [users, {len(split.items)}]: one column per held-out item, in "
+            f"split.items order. Received: {np.shape(scores)}"
+        )
     column = {item: c for c, item in enumerate(split.items.tolist())}
     users = np.unique(split.users)
     relevant = [

@@ -81,6 +81,8 @@ class ContentTower(keras.layers.Layer):
         super().__init__(**kwargs)
         if not feature_dims:
             raise ValueError("a content tower needs at least one modality (feature_dims is empty)")
+        if not 0 <= feature_dropout < 1:
+            raise ValueError(f"feature_dropout must be in [0, 1). Received: {feature_dropout}")
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {tuple(FUSIONS)}. Received: fusion={fusion!r}")
         self.feature_dims = dict(feature_dims)

@@ -38,3 +38,6 @@ def test_cold_start_metrics_by_hand(make_dataset):
     expected_random = np.mean([1 / len(held) for u in users])  # one of the held items, at random
     assert results["random/recall@1"] == pytest.approx(expected_random, abs=0.03)
     assert results["users"] == len(users) and results["items"] == len(held)
+    # Scores over the whole catalogue instead of the held-out items: refused.
+    with pytest.raises(ValueError, match=r"one column per held-out item"):
+        evaluate_cold_start(split, np.zeros((dataset.num_users, dataset.num_items)), k=1)

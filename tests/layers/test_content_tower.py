@@ -152,7 +152,7 @@ def test_feature_dropout_drops_features_in_training_only(content):
     out = tower(features, present, training=True).numpy()
     assert not np.allclose(out[:5], plain(features, present).numpy()[:5])
     np.testing.assert_array_equal(out[5], np.zeros(4))  # still no content: zeros
-    with pytest.raises(ValueError, match="rate"):
+    with pytest.raises(ValueError, match=r"feature_dropout must be in \[0, 1\)"):
         ContentTower(DIMS, 4, feature_dropout=1.0)
 
 
