@@ -4,14 +4,14 @@ Usage: python bench/content_value.py --data PREPARED_ML100K --features FEATS
            [--config configs/ml-100k-mm-history.json] [--seeds 0 1 2] [--out FILE.json]
 
 For each seed, the configuration trains twice with `mmrec_tf.training.train`
-(as `mmrec-tf train` does): as it is, and without content (`"modalities": []`,
-`"item_graph_k": 0`, no content loss or feature dropout). `mmrec_tf.training.evaluate` then tests each run on the
-canonical test split (mask train+valid) under `history train` and, for a
-model that reads histories, `history train+valid`, with Recall@20 and
-NDCG@20 over all test interactions and over the item groups `cold`,
-`sparse` and `warm` (by training interactions;
-`mmrec_tf.evaluation.popularity_groups`). Writes every run's figures
-(`--out`) and prints mean ± std over seeds.
+(as `mmrec-tf train` does): as it is, and without content (`"modalities":
+[]`, `"item_graph_k": 0`, no content loss or feature dropout).
+`mmrec_tf.training.evaluate` then tests each run on the canonical test split
+(mask train+valid) under `history train` and, for a model that reads
+histories, `history train+valid`: Recall@20 and NDCG@20 over all test
+interactions and over the item groups `sparse` and `warm` (by training
+interactions; `mmrec_tf.evaluation.popularity_groups`). Writes every run's
+figures (`--out`) and prints mean ± std over seeds.
 """
 
 from __future__ import annotations
