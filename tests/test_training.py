@@ -220,3 +220,16 @@ def test_no_modalities_is_a_model_of_ids_alone(demo_dir, demo_features):
     assert set(load_features(dataset, demo_features, None)[0]) == set(
         FeatureCache(demo_features).modalities()
     )
+
+
+def test_a_model_option_beside_options_says_where_it_goes():
+    from mmrec_tf.training import ConfigError, check_config
+
+    with pytest.raises(ConfigError) as error:
+        check_config({"content_loss_weight": 1.0})
+    assert str(error.value) == (
+        'configuration: "content_loss_weight" is not a configuration key; it is an option of '
+        'MultimodalRecommender: write it inside "options" ("options": {"content_loss_weight": ...})'
+    )
+    with pytest.raises(ConfigError, match='"learning_rat" is not a configuration key'):
+        check_config({"learning_rat": 1.0})

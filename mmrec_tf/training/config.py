@@ -130,6 +130,14 @@ def check_config(raw, source: str = "configuration") -> dict:
     """`raw` (a parsed JSON object) checked and completed with `DEFAULTS`."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: must be a JSON object, found {_describe(raw)}")
+    model = raw.get("model", DEFAULTS["model"])
+    for key in raw:
+        # A model option written beside "options" rather than inside it.
+        if key not in DEFAULTS and model in MODEL_NAMES and key in model_options(model):
+            raise ConfigError(
+                f'{source}: "{key}" is not a configuration key; it is an option of {model}: '
+                f'write it inside "options" ("options": {{"{key}": ...}})'
+            )
     _reject_unknown(raw, DEFAULTS, source, "")
     config = {**DEFAULTS, **raw}
     _expect(config, "model", source, "", str, "a model name")
