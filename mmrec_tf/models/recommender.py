@@ -17,19 +17,15 @@ class Recommender(keras.Model):
     Subclasses implement `user_item_vectors(training)`, returning all user
     vectors [num_users, d] and all item vectors [num_items, d]. Training
     batches are BPR triples (`mmrec_tf.data.bpr_triples`). With `loss="bpr"`
-    the loss is `BPRLoss`, −log σ(s(u, i⁺) − s(u, i⁻)) averaged over the
-    batch; with `loss="softmax"` it is `CatalogueSoftmaxLoss`, the
-    cross-entropy of the positive item against the whole catalogue,
-    −log softmax_i(s(u, i) / temperature)[i⁺] (exact: no sampled negatives,
-    so no sampling correction is needed). Both add `regularization(y_pred)`:
-    `l2_regularization` × the mean squared norm of the batch's vectors.
-    `score_users` ranks the whole catalogue.
+    the loss is `BPRLoss`, −log σ(s(u, i⁺) − s(u, i⁻)); with `loss="softmax"`
+    `CatalogueSoftmaxLoss`, −log softmax_i(s(u, i) / temperature)[i⁺] over the
+    whole catalogue (exact: no sampling correction). Both add
+    `regularization(y_pred)`: `l2_regularization` × the batch's squared norms.
     """
 
     # Constructor options that take one of a few names (configuration files check them).
     OPTION_CHOICES = {"loss": tuple(LOSSES)}
-    # λ of the content view's ranking loss, for a model whose `batch_parts` gives
-    # content rows (`MultimodalRecommender` sets it); 0: no content view.
+    # λ of the content-only view's ranking loss (`batch_parts`' content rows); 0: none.
     content_loss_weight = 0.0
 
     def __init__(
@@ -172,17 +168,15 @@ class Recommender(keras.Model):
             scores["content"] = self.ranking_scores(user, content_rows, inputs)
         return scores
 
-    def ranking_scores(self, user, item_rows, inputs):
-        """The scores the ranking loss reads: the batch's positive and negative
-        items (and, for the softmax loss, the whole catalogue) against `user`."""
-        scores = {
-            key: ops.sum(user * item_rows(inputs[key]), axis=-1)
-            for key in ("positive_item", "negative_item")
-            if key in inputs
-        }
+    def ranking_scores(self, user, item_rows, inputs, items=None):
+        """The scores the ranking loss reads: the batch's positive and negative items
+        (`items`, {key: [batch, d]}, when computed already) and, for the softmax
+        loss, the whole catalogue, against `user`."""
+        items = _batch_items(item_rows, inputs) if items is None else items
+        scores = {key: ops.sum(user * vectors, axis=-1) for key, vectors in items.items()}
         if self.ranking_loss.reads_catalogue:
-            items = item_rows(ops.arange(self.num_items))
-            scores["catalogue"] = ops.matmul(user, ops.transpose(items))
+            catalogue = item_rows(ops.arange(self.num_items))
+            scores["catalogue"] = ops.matmul(user, ops.transpose(catalogue))
         return scores
 
     def batch_scores(self, user, item_rows, inputs, training=None):
@@ -194,10 +188,10 @@ class Recommender(keras.Model):
                 for key in ("positive_item", "negative_item", "item_index")
                 if key in inputs
             }
-        scores = self.ranking_scores(user, item_rows, inputs)
-        for key in ("positive_item", "negative_item"):
-            if key in inputs:
-                scores[f"{key}_norm"] = ops.sum(ops.square(item_rows(inputs[key])), axis=-1)
+        items = _batch_items(item_rows, inputs)  # once: a row may be a content tower pass
+        scores = self.ranking_scores(user, item_rows, inputs, items)
+        for key, vectors in items.items():
+            scores[f"{key}_norm"] = ops.sum(ops.square(vectors), axis=-1)
         scores["user_norm"] = ops.sum(ops.square(user), axis=-1)
         return scores
 
@@ -292,6 +286,13 @@ class Recommender(keras.Model):
             "temperature": self.temperature,
             **super().get_config(),
         }
+
+
+def _batch_items(item_rows, inputs):
+    """{key: [batch, d]}: the vectors of a training batch's positive and negative items."""
+    return {
+        key: item_rows(inputs[key]) for key in ("positive_item", "negative_item") if key in inputs
+    }
 
 
 def rows_of(table):
