@@ -3,6 +3,7 @@
 from mmrec_tf.layers.attention_propagation import AttentionPropagation
 from mmrec_tf.layers.concat_fusion import ConcatFusion
 from mmrec_tf.layers.content_tower import ContentTower
+from mmrec_tf.layers.feature_dropout_dense import FeatureDropoutDense
 from mmrec_tf.layers.graph_network import GraphNetwork
 from mmrec_tf.layers.graph_network_layer import GraphNetworkLayer
 from mmrec_tf.layers.history_encoder import HistoryEncoder
@@ -22,6 +23,7 @@ __all__ = [
     "AttentionPropagation",
     "ConcatFusion",
     "ContentTower",
+    "FeatureDropoutDense",
     "GraphNetwork",
     "GraphNetworkLayer",
     "HistoryEncoder",

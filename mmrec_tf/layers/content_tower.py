@@ -7,9 +7,9 @@ import numpy as np
 from keras import ops
 
 from mmrec_tf.layers.concat_fusion import ConcatFusion
+from mmrec_tf.layers.feature_dropout_dense import FeatureDropoutDense
 from mmrec_tf.layers.initializers import clone_initializer
 from mmrec_tf.layers.masked_mean_fusion import MaskedMeanFusion
-from mmrec_tf.layers.philox_dropout import PhiloxDropout
 from mmrec_tf.layers.self_attention_layer import SelfAttentionLayer
 from mmrec_tf.layers.weighted_average_fusion import WeightedAverageFusion
 
@@ -39,7 +39,8 @@ class ContentTower(keras.layers.Layer):
     zeros. μ_m and s_m = 1/σ_m are measured once (`adapt`) over the items
     that have modality m: untrained encoders give features that differ by a
     fraction of a percent, and standardising lets the projection see that.
-    `feature_dropout` drops feature entries while training: with a few thousand
+    `feature_dropout` drops feature entries while training (`FeatureDropoutDense`:
+    the mask is drawn per group of items and multiplies the kernel): with a few thousand
     items a projection from hundreds of dimensions can learn each training
     item's place by heart, and then says little about a new item's.
 
@@ -93,11 +94,11 @@ class ContentTower(keras.layers.Layer):
         self.num_heads = num_heads
         self.standardize = standardize
         self.feature_dropout = feature_dropout
-        self.dropout = PhiloxDropout(feature_dropout, name="feature_dropout")
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.projections = {
-            m: keras.layers.Dense(
+            m: FeatureDropoutDense(
                 embedding_dim,
+                feature_dropout,
                 kernel_initializer=clone_initializer(self.kernel_initializer, index),
                 name=f"{m}_projection",
             )
@@ -150,7 +151,7 @@ class ContentTower(keras.layers.Layer):
             x = features[m]
             if self.standardize:
                 x = (x - self.feature_mean[m]) * self.feature_scale[m]
-            tokens.append(self.projections[m](self.dropout(x, training=training)))
+            tokens.append(self.projections[m](x, training=training))
         tokens = ops.stack(tokens, axis=1)
         mask = ops.stack([ops.cast(present[m], "bool") for m in self.modalities], axis=1)
         if self.attention is not None:
