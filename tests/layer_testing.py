@@ -100,3 +100,19 @@ def run_layer_test(
             assert all(w.dtype == "float32" for w in mixed.weights)
             assert np.isfinite(tf.cast(out, tf.float32).numpy()).all()
     return eager.numpy()
+
+
+def assert_masks_reproduce_in_xla(make_layer, inputs):
+    """A dropout layer made by `make_layer()` after `keras.utils.set_random_seed` draws
+    the same masks in XLA each time, and a new mask at each call."""
+
+    def masks():
+        keras.utils.set_random_seed(7)
+        layer = make_layer()
+        compiled = tf.function(lambda x: layer(x, training=True), jit_compile=True)
+        return [compiled(inputs).numpy() != 0 for _ in range(2)]
+
+    (a1, a2), (b1, b2) = masks(), masks()
+    np.testing.assert_array_equal(a1, b1)
+    np.testing.assert_array_equal(a2, b2)
+    assert not np.array_equal(a1, a2)
