@@ -556,6 +556,26 @@ def _export_command(commands, common) -> None:
         help="store the user and item vectors in 16 or 8 bits (int8: one scale per row); "
         "the signatures stay the same (see docs/compression.md)",
     )
+    # No `choices`: the names are `catalogue_search.SEARCHES`'s, which refuses others, and
+    # building the parser must not start TensorFlow.
+    export.add_argument(
+        "--index",
+        metavar="NAME",
+        help="how recommend searches the catalogue: exact (every item scored) or "
+        "partitioned (k-means partitions of the item vectors, the best ones probed); default "
+        "exact for a catalogue under 100,000 items, partitioned from there (docs/serving.md)",
+    )
+    export.add_argument(
+        "--partitions",
+        type=_positive_int,
+        help="partitions of a partitioned index (default 4 √items)",
+    )
+    export.add_argument(
+        "--probe",
+        type=_positive_int,
+        help="partitions a partitioned index probes per query (default 1%% of them, at least 8; "
+        "a caller may pass another)",
+    )
     export.set_defaults(handler=_export)
 
 
@@ -595,9 +615,13 @@ def _export(args) -> int:
         content_encoders=encoders,
         content_options=options,
         quantize=args.quantize,
+        index=args.index,
+        partitions=args.partitions,
+        probe=args.probe,
     )
-    stored = f" (user and item vectors in {args.quantize})" if args.quantize else ""
-    print(f"exported to {path}{stored}")
+    stored = f"user and item vectors in {args.quantize}" if args.quantize else ""
+    described = ", ".join(filter(None, [stored, _search_description(path)]))
+    print(f"exported to {path}" + (f" ({described})" if described else ""))
     if encoders:
         print(f"the content tower (embed_items, for new items) is in {path / 'embed_items'}")
     if run is not None and run.privacy() is not None:
@@ -608,6 +632,16 @@ def _export(args) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _search_description(path) -> str:
+    """What `export` wrote of its search, for the user ("" for an exact one)."""
+    from mmrec_tf.serving.export import read_search_options
+
+    options = read_search_options(path)
+    if options["index"] == "exact":
+        return ""
+    return f"partitioned index: {options['partitions']:,} partitions, {options['probe']} probed"
 
 
 def _recommend_command(commands, common) -> None:

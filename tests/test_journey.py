@@ -58,9 +58,14 @@ def test_readme_session_one_process_per_command(tmp_path):
     lines = outputs["recommend"].strip().splitlines()
     assert [line.split()[0] for line in lines] == [str(r) for r in range(1, 11)]
 
-    # export also takes the model file; an unknown user is told what they get.
+    # export also takes the model file, and a partitioned index (all 4 partitions probed:
+    # the same items as the exact export); an unknown user is told what they get.
     from_file = tmp_path / "saved-file"
-    assert_clean_success(run_cli("export", "--model", run / "model.keras", "--out", from_file))
+    indexed = run_cli(
+        *("export", "--model", run / "model.keras", "--out", from_file),
+        *("--index", "partitioned", "--partitions", "4", "--probe", "4"),
+    )
+    assert "partitioned index: 4 partitions, 4 probed" in assert_clean_success(indexed)
     unknown = run_cli("recommend", "--model", saved, "--user", "nobody", "-k", "5")
     assert len(assert_clean_success(unknown).strip().splitlines()) == 5
     assert "'nobody' is not in the training data" in unknown.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,144 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from mmrec_tf.data.dataset import MultimodalDataset
-from mmrec_tf.data.histories import latest_known
-from mmrec_tf.serving.vector_table import VectorTable
-
-
-class ServingTables(tf.Module):
-    """What serving needs, as variables and lookup tables of the SavedModel.
-
-    User and item vectors are computed once at export (graph propagation,
-    cross-modal attention and fusion are done by then), so `recommend` is one
-    matrix product and a top-K. Seen items are a CSR table: user u's items are
-    `seen_items[seen_row_splits[u]:seen_row_splits[u + 1]]`.
-    """
-
-    def __init__(
-        self,
-        user_ids,
-        item_ids,
-        user_vectors,
-        item_vectors,
-        seen,
-        popularity,
-        titles,
-        quantize=None,
-        known_users=None,
-    ):
-        super().__init__(name="serving_tables")
-        self.user_lookup = _id_lookup(user_ids)
-        # Users of the dataset the model has nothing of (no trained row, no history) are
-        # unknown users, served the popular items (less the ones they have seen).
-        known_users = np.ones(len(user_ids), bool) if known_users is None else known_users
-        self.known_users = tf.Variable(known_users, trainable=False, name="known_users")
-        self.item_lookup = _id_lookup(item_ids)
-        self.item_ids = tf.Variable(np.asarray(item_ids, object), trainable=False, name="item_ids")
-        self.user_vectors = VectorTable(user_vectors, quantize, name="user_vectors")
-        self.item_vectors = VectorTable(item_vectors, quantize, name="item_vectors")
-        row_splits, items = seen
-        self.seen_row_splits = tf.Variable(row_splits, trainable=False, name="seen_row_splits")
-        self.seen_items = tf.Variable(items, trainable=False, name="seen_items")
-        self.popularity = tf.Variable(popularity, trainable=False, name="popularity")
-        self.item_titles = tf.Variable(np.asarray(titles, object), trainable=False, name="titles")
-
-    def _users(self, user_id):
-        """(row of each user, 0 for an id not in the dataset; whether the id is in the
-        dataset; whether the model knows the user)."""
-        index = self.user_lookup.lookup(user_id)
-        in_dataset = index >= 0
-        row = tf.maximum(index, 0)
-        return row, in_dataset, in_dataset & tf.gather(self.known_users, row)
-
-    def recommend(self, user_id, k):
-        index, in_dataset, known = self._users(user_id)
-        users = self.user_vectors.rows(index)
-        scores = self.item_vectors.dot(users)
-        # An unknown user gets the most popular items, scored by their popularity.
-        scores = tf.where(known[:, None], scores, self.popularity[None, :])
-        # Never a seen item, for any user of the dataset.
-        starts = tf.gather(self.seen_row_splits, index)
-        ends = tf.where(in_dataset, tf.gather(self.seen_row_splits, index + 1), starts)
-        positions = tf.ragged.range(starts, ends)
-        rows = tf.cast(positions.value_rowids(), tf.int32)
-        seen = tf.gather(self.seen_items, positions.flat_values)
-        scores = tf.tensor_scatter_nd_update(
-            scores,
-            tf.stack([rows, seen], axis=1),
-            tf.fill(tf.shape(rows), tf.constant(-np.inf, tf.float32)),
-        )
-        # k is cut to what every user of the batch has not seen.
-        most_seen = tf.reduce_max(tf.concat([ends - starts, tf.zeros([1], tf.int64)], axis=0))
-        unseen = tf.cast(self.item_vectors.num_rows(tf.int64) - most_seen, tf.int32)
-        top = tf.math.top_k(scores, tf.clip_by_value(k, 0, unseen))
-        return {
-            "item_id": tf.gather(self.item_ids, top.indices),
-            "score": top.values,
-            "known_user": known,
-        }
-
-    def score(self, user_id, item_id):
-        users, _, known = self._users(user_id)
-        items = self.item_lookup.lookup(item_id)
-        scores = tf.reduce_sum(
-            self.user_vectors.rows(users) * self.item_vectors.rows(tf.maximum(items, 0)),
-            axis=-1,
-        )
-        unknown = ~known | (items < 0)
-        return {"score": tf.where(unknown, tf.constant(np.nan, tf.float32), scores)}
-
-    def embed_users(self, user_id):
-        users, _, known = self._users(user_id)
-        vectors = self.user_vectors.rows(users)
-        return {"user_vector": tf.where(known[:, None], vectors, tf.zeros_like(vectors))}
-
-    def title(self, item_id):
-        items = self.item_lookup.lookup(item_id)
-        titles = tf.gather(self.item_titles, tf.maximum(items, 0))
-        return {"title": tf.where(items >= 0, titles, "")}
-
-
-class HistoryServingTables(ServingTables):
-    """`ServingTables` of a model that reads histories, with `recommend_from_history`:
-    its history encoder and the item vectors encode any history in the SavedModel."""
-
-    def __init__(self, history_encoder, history_length, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.history_encoder = history_encoder
-        self.history_length = history_length
-
-    def recommend_from_history(self, item_ids, k):
-        index = self.item_lookup.lookup(item_ids)
-        ignored = tf.reduce_sum(tf.cast((index < 0) & (item_ids != ""), tf.int32), axis=1)
-        history = latest_known(index, self.history_length)
-        known = history >= 0
-        tokens = self.item_vectors.rows(tf.maximum(history, 0))
-        user = self.history_encoder(tokens, mask=known, training=False)
-        scores = self.item_vectors.dot(user)
-        # The history's items are seen: never recommended.
-        rows = tf.cast(tf.where(known)[:, 0], tf.int32)
-        scores = tf.tensor_scatter_nd_update(
-            scores,
-            tf.stack([rows, tf.boolean_mask(history, known)], axis=1),
-            tf.fill(tf.shape(rows), tf.constant(-np.inf, tf.float32)),
-        )
-        # An empty history (or one of unknown items only) gets the most popular items.
-        empty = ~tf.reduce_any(known, axis=1)
-        scores = tf.where(empty[:, None], self.popularity[None, :], scores)
-        distinct = tf.map_fn(
-            lambda row: tf.size(tf.unique(tf.boolean_mask(row, row >= 0)).y),
-            history,
-            fn_output_signature=tf.int32,
-        )
-        most_seen = tf.reduce_max(tf.concat([distinct, tf.zeros([1], tf.int32)], axis=0))
-        unseen = self.item_vectors.num_rows() - most_seen
-        top = tf.math.top_k(scores, tf.clip_by_value(k, 0, unseen))
-        return {
-            "item_id": tf.gather(self.item_ids, top.indices),
-            "score": top.values,
-            "empty_history": empty,
-            "ignored_items": ignored,
-        }
+from mmrec_tf.serving.catalogue_search import default_search
+from mmrec_tf.serving.serving_tables import HistoryServingTables, ServingTables
 
 
 def export_recommender(
@@ -159,6 +24,9 @@ def export_recommender(
     content_encoders: dict | None = None,
     content_options: dict | None = None,
     quantize: str | None = None,
+    index: str | None = None,
+    partitions: int | None = None,
+    probe: int | None = None,
 ) -> Path:
     """Writes `model` (a trained `Recommender`) as a SavedModel at `path`.
 
@@ -186,6 +54,19 @@ def export_recommender(
     `quantize` (`"float16"` or `"int8"`, see `VectorTable`) stores the user
     and item vectors in 16 or 8 bits (int8 with one scale per row), read back
     as float32 inside the signatures, which stay the same.
+
+    `index` (a key of `catalogue_search.SEARCHES`; by default `"exact"` below
+    `PARTITIONED_FROM` = 100,000 items, `"partitioned"` from there) is how
+    `recommend` and `recommend_from_history` search the catalogue: `"exact"`
+    scores every item; `"partitioned"` groups the items into `partitions`
+    k-means partitions of their vectors (4 √n by default) and scores exactly
+    the items of the `probe` partitions whose centroids score highest for the
+    query (1% of them, at least 8, by default), falling back to every item for
+    a batch where some query's probed partitions hold fewer than k unseen
+    items. With it, both signatures take an optional third input, `probe`
+    (int32 scalar), from Python (`served.recommend(user_id, k, probe)`), and
+    `recommend_probing` / `recommend_from_history_probing` are the named
+    signatures with it.
 
     For a model that reads histories (`HistoryRecommender`), a known user's
     vector encodes their latest interactions in `seen_splits`, and:
@@ -246,6 +127,9 @@ def export_recommender(
         dataset.metadata.get("title", dataset.item_ids),
         quantize=quantize,
         known_users=known_users,
+        search=index or default_search(dataset.num_items),
+        partitions=partitions,
+        probe=probe,
     )
     content = None
     encoders = content_encoders or model.content_encoders()
@@ -257,6 +141,14 @@ def export_recommender(
 
 
 CONTENT_TOWER = "embed_items"
+# How `recommend` searches (`ExactSearch.describe`), beside the signatures: SavedModel
+# readers ignore `assets.extra`.
+SEARCH_FILE = Path("assets.extra") / "search.json"
+
+
+def read_search_options(path: str | os.PathLike) -> dict:
+    """The search a SavedModel written by `export_recommender` was given."""
+    return json.loads((Path(path) / SEARCH_FILE).read_text())
 
 
 def write_saved_model(tables: ServingTables, path: str | os.PathLike, content=None) -> Path:
@@ -287,10 +179,23 @@ def write_saved_model(tables: ServingTables, path: str | os.PathLike, content=No
             tf.TensorSpec([None, None], tf.string, name="item_ids"),
             tf.TensorSpec([], tf.int32, name="k"),
         ]
+    # A search that probes takes `probe` too: an optional input from Python (a second
+    # trace of the same function) and a named signature of its own.
+    probing = {"recommend", "recommend_from_history"} if tables.search.probes() else set()
     for name, signature in endpoints.items():
-        archive.add_endpoint(name, getattr(tables, name), input_signature=signature)
+        if name not in probing:
+            archive.add_endpoint(name, getattr(tables, name), input_signature=signature)
+            continue
+        with_probe = [*signature, tf.TensorSpec([], tf.int32, name="probe")]
+        function = tf.function(getattr(tables, name))
+        function.get_concrete_function(*signature)
+        function.get_concrete_function(*with_probe)
+        archive.add_endpoint(name, function)
+        archive.add_endpoint(f"{name}_probing", getattr(tables, name), with_probe)
     with new_output_dir(path) as staging:
         archive.write_out(str(staging), verbose=False)
+        (staging / SEARCH_FILE).parent.mkdir(exist_ok=True)
+        (staging / SEARCH_FILE).write_text(json.dumps(tables.search.describe()))
         if content is not None:
             from mmrec_tf.serving.content import raw_content_signature
 
@@ -303,10 +208,3 @@ def write_saved_model(tables: ServingTables, path: str | os.PathLike, content=No
             )
             tower.write_out(str(staging / CONTENT_TOWER), verbose=False)
     return Path(path)
-
-
-def _id_lookup(ids) -> tf.lookup.StaticHashTable:
-    """String id → row index; -1 for an id not in `ids`."""
-    keys = tf.constant(list(ids), tf.string)
-    values = tf.range(len(ids), dtype=tf.int32)
-    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)

@@ -8,6 +8,17 @@ import tensorflow as tf
 # `export --quantize` choices: how a table's values are stored.
 QUANTIZATIONS = ("float16", "int8")
 
+# Up to this many queries, a narrow table's product is compiled by XLA, which reads the
+# table in its own type and widens each value inside the product (measured at 10⁶ × 64
+# int8: 5.4 ms for one query, against 13 ms for a float32 table and 29 ms for the
+# table widened first; at 256 queries XLA's product is the slower one).
+FUSED_PRODUCT_QUERIES = 64
+
+
+@tf.function(jit_compile=True)
+def _fused_products(queries, values):
+    return tf.matmul(queries, tf.cast(values, tf.float32), transpose_b=True)
+
 
 class VectorTable(tf.Module):
     """Vectors [n, d] kept as float32, float16, or int8 with one scale per row.
@@ -57,8 +68,18 @@ class VectorTable(tf.Module):
 
     def dot(self, queries):
         """`queries` [B, d] · every vector: float32 [B, n]. For int8, the scales are
-        applied to the [B, n] products, not to the n × d table (q·(s v) = s (q·v))."""
-        products = tf.matmul(queries, tf.cast(self.values, tf.float32), transpose_b=True)
+        applied to the [B, n] products, not to the n × d table (q·(s v) = s (q·v)).
+        A float16 or int8 table is never copied to float32 for a batch of up to
+        `FUSED_PRODUCT_QUERIES` queries (an XLA-compiled product, compiled once per
+        batch size)."""
+        if self.values.dtype == tf.float32:
+            products = tf.matmul(queries, self.values, transpose_b=True)
+        else:
+            products = tf.cond(
+                tf.shape(queries)[0] <= FUSED_PRODUCT_QUERIES,
+                lambda: _fused_products(queries, self.values),
+                lambda: tf.matmul(queries, tf.cast(self.values, tf.float32), transpose_b=True),
+            )
         if self.scales is not None:
             products *= self.scales[None, :]
         return products

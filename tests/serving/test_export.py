@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 from cli_process import assert_clean_success, run_cli
+from quantization_reference import dequantized
 
 from mmrec_tf.data import bpr_triples, load_dataset
 from mmrec_tf.models import MultimodalRecommender
@@ -186,15 +187,6 @@ def test_embed_items_gives_an_end_to_end_models_content_vectors(demo_dir, tmp_pa
     np.testing.assert_array_equal(served["users"][1], 0)
 
 
-def _numpy_quantized(vectors, quantize):
-    """The stored vectors as `VectorTable` reads them back, by the formula."""
-    if quantize == "float16":
-        return vectors.astype(np.float16).astype(np.float32)
-    scales = np.abs(vectors).max(axis=1) / 127.0
-    scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
-    return np.round(vectors / scales[:, None]).astype(np.int8).astype(np.float32) * scales[:, None]
-
-
 def _size(folder):
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
@@ -212,8 +204,8 @@ def test_quantized_export_serves_the_dequantized_vectors(trained, quantize, tmp_
     }
     served = _serve(path, request, tmp_path)  # TensorFlow alone, no mmrec_tf
     user_vectors, item_vectors = (v.numpy() for v in model.inference_vectors())
-    users_q = _numpy_quantized(user_vectors, quantize)[users]
-    items_q = _numpy_quantized(item_vectors, quantize)
+    users_q = dequantized(user_vectors, quantize)[users]
+    items_q = dequantized(item_vectors, quantize)
     scores = users_q @ items_q.T
     train_users, train_items = dataset.interactions("train")
     for row, user in enumerate(users):
@@ -258,3 +250,32 @@ def test_a_float16_export_and_its_recommendations_print_no_tensorflow_logging(tr
         run_cli("recommend", "--model", saved, "--user", dataset.user_ids[0], "-k", "3")
     )
     assert len(printed.strip().splitlines()) == 3
+
+
+def test_export_with_a_partitioned_index_from_the_command_line(trained, tmp_path):
+    dataset, model = trained
+    model.save(tmp_path / "model.keras")
+    common = ("export", "--model", tmp_path / "model.keras", "--data", dataset.root)
+    saved = tmp_path / "saved"
+    exported = run_cli(
+        *common, "--index", "partitioned", "--partitions", "6", "--probe", "2", "--out", saved
+    )
+    assert "partitioned index: 6 partitions, 2 probed" in assert_clean_success(exported)
+    printed = assert_clean_success(
+        run_cli("recommend", "--model", saved, "--user", dataset.user_ids[0], "-k", "3")
+    )
+    assert len(printed.strip().splitlines()) == 3
+    refused = run_cli(*common, "--index", "exact", "--probe", "2", "--out", tmp_path / "exact")
+    assert refused.returncode == 2 and not (tmp_path / "exact").exists()
+    assert "--partitions and --probe are settings of a partitioned index" in refused.stderr
+
+
+def test_an_unknown_index_is_refused_in_one_line(trained, tmp_path):
+    dataset, model = trained
+    model.save(tmp_path / "model.keras")
+    refused = run_cli(
+        *("export", "--model", tmp_path / "model.keras", "--data", dataset.root),
+        *("--index", "ivf", "--out", tmp_path / "saved"),
+    )
+    assert refused.returncode == 2 and not (tmp_path / "saved").exists()
+    assert "index must be one of ['exact', 'partitioned']. Received: 'ivf'" in refused.stderr

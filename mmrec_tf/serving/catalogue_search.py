@@ -1,0 +1,142 @@
+"""How a SavedModel finds a query's best unseen items: every item scored, or a partitioned index."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from mmrec_tf.serving.partitioned_index import (
+    PartitionedIndex,
+    kmeans_partitions,
+    score_candidates,
+)
+from mmrec_tf.serving.vector_table import VectorTable
+
+# Below this many items `export` scores every item unless told otherwise: one matrix
+# product over 10⁵ × 64 floats takes about 1 ms on one core, no index needed.
+PARTITIONED_FROM = 100_000
+
+
+class ExactSearch(tf.Module):
+    """Every item scored, q · v_i, the seen ones excluded, top K.
+
+    `seen` (here and in every search) is int32 [B, S]: each query's seen item
+    rows in ascending order, padded with `num_items`.
+
+    Example:
+    >>> table = VectorTable(np.array([[1.0], [3.0], [2.0]], np.float32))
+    >>> rows, scores = ExactSearch(table).top_k(tf.constant([[1.0]]), tf.constant([[1, 3]]), 2)
+    >>> rows.numpy().tolist(), scores.numpy().tolist()
+    ([[2, 0]], [[2.0, 1.0]])
+    """
+
+    def __init__(self, item_vectors: VectorTable, name=None):
+        super().__init__(name=name)
+        self.item_vectors = item_vectors
+
+    @classmethod
+    def build(cls, item_vectors, vectors, partitions=None, probe=None):
+        """The search `export` builds for `--index exact`; refuses a partitioned index's
+        settings, which it would not read."""
+        if partitions is not None or probe is not None:
+            raise ValueError("--partitions and --probe are settings of a partitioned index")
+        return cls(item_vectors, name="search")
+
+    def probes(self) -> bool:
+        """Whether `top_k` reads `probe`."""
+        return False
+
+    def describe(self) -> dict:
+        """The search's name and settings, as `export` records them."""
+        return {"index": "exact"}
+
+    def top_k(self, queries, seen, k, probe=None):
+        """(item rows int32 [B, k], scores float32 [B, k]), best first; k ≤ the fewest
+        unseen items of a query. `probe` is for searches that probe."""
+        del probe
+        scores = self.item_vectors.dot(queries)
+        valid = seen < self.item_vectors.num_rows()
+        at = tf.where(valid)
+        scores = tf.tensor_scatter_nd_update(
+            scores,
+            tf.stack([tf.cast(at[:, 0], tf.int32), tf.gather_nd(seen, at)], axis=1),
+            tf.fill(tf.shape(at)[:1], tf.constant(-np.inf, tf.float32)),
+        )
+        top = tf.math.top_k(scores, k)
+        return top.indices, top.values
+
+
+class PartitionedSearch(ExactSearch):
+    """The items of the `probe` best partitions of a `PartitionedIndex` scored
+    exactly, the seen ones excluded, top K. A batch in which some query's probed
+    partitions hold fewer than k unseen items is served by `ExactSearch`
+    instead, so that every query gets k items, the best of the catalogue.
+
+    Example:
+    >>> vectors = np.eye(4, dtype=np.float32)
+    >>> search = PartitionedSearch(VectorTable(vectors), vectors, partitions=2, probe=1)
+    >>> rows, _ = search.top_k(tf.constant([[0.0, 0.0, 1.0, 0.0]]), tf.constant([[4]]), 1)
+    >>> rows.numpy().tolist()
+    [[2]]
+    """
+
+    @classmethod
+    def build(cls, item_vectors, vectors, partitions=None, probe=None):
+        return cls(item_vectors, vectors, partitions, probe, name="search")
+
+    def __init__(self, item_vectors, vectors, partitions=None, probe=None, seed=0, name=None):
+        super().__init__(item_vectors, name=name)
+        partitions = partitions or default_partitions(len(vectors))
+        self.index = PartitionedIndex(*kmeans_partitions(vectors, partitions, seed))
+        self.probe = int(min(probe or default_probe(partitions), partitions))
+        self.partitions = int(partitions)
+
+    def probes(self) -> bool:
+        return True
+
+    def describe(self) -> dict:
+        return {"index": "partitioned", "partitions": self.partitions, "probe": self.probe}
+
+    def top_k(self, queries, seen, k, probe=None):
+        probe = self.probe if probe is None else probe
+        rows, scores = score_candidates(
+            self.item_vectors, queries, self.index.candidates(queries, probe)
+        )
+        scores = tf.where(is_seen(rows, seen), tf.constant(-np.inf, tf.float32), scores)
+        unseen = tf.reduce_sum(tf.cast(scores > -np.inf, tf.int32), axis=1)
+        enough = tf.reduce_min(tf.concat([unseen, [k]], axis=0)) >= k
+
+        def from_candidates():
+            top = tf.math.top_k(scores, k)
+            return tf.gather(rows, top.indices, batch_dims=1), top.values
+
+        return tf.cond(enough, from_candidates, lambda: ExactSearch.top_k(self, queries, seen, k))
+
+
+def is_seen(rows, seen):
+    """bool [B, C]: whether each of `rows` [B, C] is in the query's sorted `seen` [B, S]."""
+    seen = tf.concat([seen, tf.fill([tf.shape(seen)[0], 1], tf.int32.max)], axis=1)
+    at = tf.searchsorted(seen, rows, out_type=tf.int32)
+    return tf.gather(seen, at, batch_dims=1) == rows
+
+
+def default_partitions(num_items: int) -> int:
+    """4 √n partitions: at 10⁶ items 4,000 of about 250 items each."""
+    return max(1, round(4 * math.sqrt(num_items)))
+
+
+def default_probe(partitions: int) -> int:
+    """Partitions probed by default: 1% of them, at least 8."""
+    return max(8, math.ceil(partitions / 100))
+
+
+# `export --index` choices: a search by name, built from (item table, item vectors,
+# partitions, probe).
+SEARCHES = {"exact": ExactSearch.build, "partitioned": PartitionedSearch.build}
+
+
+def default_search(num_items: int) -> str:
+    """`exact` below `PARTITIONED_FROM` items, `partitioned` from there."""
+    return "exact" if num_items < PARTITIONED_FROM else "partitioned"

@@ -1,0 +1,163 @@
+"""What a SavedModel serves from: ids, vectors, seen items, popularity, and how it searches."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from mmrec_tf.data.histories import latest_known
+from mmrec_tf.serving.catalogue_search import SEARCHES, is_seen
+from mmrec_tf.serving.vector_table import VectorTable
+
+
+class ServingTables(tf.Module):
+    """What serving needs, as variables and lookup tables of the SavedModel.
+
+    User and item vectors are computed once at export (graph propagation,
+    cross-modal attention and fusion are done by then), so `recommend` is a
+    search of the item vectors for the user's (`search`, one of
+    `catalogue_search.SEARCHES`: every item scored, or a partitioned index).
+    Seen items are a CSR table, each user's item rows ascending: user u's
+    items are `seen_items[seen_row_splits[u]:seen_row_splits[u + 1]]`.
+    """
+
+    def __init__(
+        self,
+        user_ids,
+        item_ids,
+        user_vectors,
+        item_vectors,
+        seen,
+        popularity,
+        titles,
+        quantize=None,
+        known_users=None,
+        search="exact",
+        partitions=None,
+        probe=None,
+    ):
+        super().__init__(name="serving_tables")
+        self.user_lookup = _id_lookup(user_ids)
+        # Users of the dataset the model has nothing of (no trained row, no history) are
+        # unknown users, served the popular items (less the ones they have seen).
+        known_users = np.ones(len(user_ids), bool) if known_users is None else known_users
+        self.known_users = tf.Variable(known_users, trainable=False, name="known_users")
+        self.item_lookup = _id_lookup(item_ids)
+        self.item_ids = tf.Variable(np.asarray(item_ids, object), trainable=False, name="item_ids")
+        self.user_vectors = VectorTable(user_vectors, quantize, name="user_vectors")
+        self.item_vectors = VectorTable(item_vectors, quantize, name="item_vectors")
+        if search not in SEARCHES:
+            raise ValueError(f"index must be one of {sorted(SEARCHES)}. Received: {search!r}")
+        self.search = SEARCHES[search](self.item_vectors, item_vectors, partitions, probe)
+        row_splits, items = seen
+        self.seen_row_splits = tf.Variable(row_splits, trainable=False, name="seen_row_splits")
+        self.seen_items = tf.Variable(items, trainable=False, name="seen_items")
+        popularity = np.asarray(popularity, np.float32)
+        self.popularity = tf.Variable(popularity, trainable=False, name="popularity")
+        order = np.argsort(-popularity, kind="stable").astype(np.int32)
+        self.popular_order = tf.Variable(order, trainable=False, name="popular_order")
+        self.item_titles = tf.Variable(np.asarray(titles, object), trainable=False, name="titles")
+
+    def _users(self, user_id):
+        """(row of each user, 0 for an id not in the dataset; whether the id is in the
+        dataset; whether the model knows the user)."""
+        index = self.user_lookup.lookup(user_id)
+        in_dataset = index >= 0
+        row = tf.maximum(index, 0)
+        return row, in_dataset, in_dataset & tf.gather(self.known_users, row)
+
+    def _seen(self, index, in_dataset):
+        """Each user's seen item rows, ascending, padded with the number of items:
+        int32 [B, S]."""
+        starts = tf.gather(self.seen_row_splits, index)
+        ends = tf.where(in_dataset, tf.gather(self.seen_row_splits, index + 1), starts)
+        positions = tf.ragged.range(starts, ends)
+        seen = positions.with_flat_values(tf.gather(self.seen_items, positions.flat_values))
+        return seen.to_tensor(self.item_vectors.num_rows())
+
+    def _top_k(self, users, known, seen, k, probe=None):
+        """(item rows, scores) [B, k']: the search's for known users, the most popular
+        unseen items for the others; k' = k cut to what every query has not seen."""
+        distinct = tf.reduce_sum(tf.cast(seen < self.item_vectors.num_rows(), tf.int32), axis=1)
+        most_seen = tf.reduce_max(tf.concat([distinct, [0]], axis=0))
+        k = tf.clip_by_value(k, 0, self.item_vectors.num_rows() - most_seen)
+        rows, scores = self.search.top_k(users, seen, k, probe)
+        popular_rows, popular_scores = self._popular(seen, k)
+        return (
+            tf.where(known[:, None], rows, popular_rows),
+            tf.where(known[:, None], scores, popular_scores),
+        )
+
+    def _popular(self, seen, k):
+        """The k most popular items each query has not seen, and their popularity: the
+        first k + S items of the popularity order hold them."""
+        count = tf.minimum(k + tf.shape(seen)[1], self.item_vectors.num_rows())
+        candidates = tf.tile(self.popular_order[None, :count], [tf.shape(seen)[0], 1])
+        scores = tf.gather(self.popularity, candidates)
+        scores = tf.where(is_seen(candidates, seen), tf.constant(-np.inf), scores)
+        top = tf.math.top_k(scores, k)
+        return tf.gather(candidates, top.indices, batch_dims=1), top.values
+
+    def recommend(self, user_id, k, probe=None):
+        index, in_dataset, known = self._users(user_id)
+        users = self.user_vectors.rows(index)
+        rows, scores = self._top_k(users, known, self._seen(index, in_dataset), k, probe)
+        return {"item_id": tf.gather(self.item_ids, rows), "score": scores, "known_user": known}
+
+    def score(self, user_id, item_id):
+        users, _, known = self._users(user_id)
+        items = self.item_lookup.lookup(item_id)
+        scores = tf.reduce_sum(
+            self.user_vectors.rows(users) * self.item_vectors.rows(tf.maximum(items, 0)),
+            axis=-1,
+        )
+        unknown = ~known | (items < 0)
+        return {"score": tf.where(unknown, tf.constant(np.nan, tf.float32), scores)}
+
+    def embed_users(self, user_id):
+        users, _, known = self._users(user_id)
+        vectors = self.user_vectors.rows(users)
+        return {"user_vector": tf.where(known[:, None], vectors, tf.zeros_like(vectors))}
+
+    def title(self, item_id):
+        items = self.item_lookup.lookup(item_id)
+        titles = tf.gather(self.item_titles, tf.maximum(items, 0))
+        return {"title": tf.where(items >= 0, titles, "")}
+
+
+class HistoryServingTables(ServingTables):
+    """`ServingTables` of a model that reads histories, with `recommend_from_history`:
+    its history encoder and the item vectors encode any history in the SavedModel."""
+
+    def __init__(self, history_encoder, history_length, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.history_encoder = history_encoder
+        self.history_length = history_length
+
+    def recommend_from_history(self, item_ids, k, probe=None):
+        index = self.item_lookup.lookup(item_ids)
+        ignored = tf.reduce_sum(tf.cast((index < 0) & (item_ids != ""), tf.int32), axis=1)
+        history = latest_known(index, self.history_length)
+        known = history >= 0
+        tokens = self.item_vectors.rows(tf.maximum(history, 0))
+        user = self.history_encoder(tokens, mask=known, training=False)
+        # The history's items are seen: never recommended. Sorted, repeats as padding.
+        seen = tf.sort(tf.where(known, history, self.item_vectors.num_rows()), axis=1)
+        repeated = tf.concat([tf.zeros_like(seen[:, :1], bool), seen[:, 1:] == seen[:, :-1]], 1)
+        seen = tf.sort(tf.where(repeated, self.item_vectors.num_rows(), seen), axis=1)
+        # An empty history (or one of unknown items only) gets the most popular items.
+        empty = ~tf.reduce_any(known, axis=1)
+        rows, scores = self._top_k(user, ~empty, seen, k, probe)
+        return {
+            "item_id": tf.gather(self.item_ids, rows),
+            "score": scores,
+            "empty_history": empty,
+            "ignored_items": ignored,
+        }
+
+
+def _id_lookup(ids) -> tf.lookup.StaticHashTable:
+    """String id → row index; -1 for an id not in `ids`."""
+    keys = tf.constant(list(ids), tf.string)
+    values = tf.range(len(ids), dtype=tf.int32)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)

@@ -1,0 +1,169 @@
+"""The partitioned index: a SavedModel served without mmrec_tf, against a NumPy reference."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mmrec_tf.data import bpr_triples, load_dataset
+from mmrec_tf.data.histories import latest_known
+from mmrec_tf.models import HistoryRecommender
+from mmrec_tf.serving import export_recommender
+from mmrec_tf.serving.partitioned_index import kmeans_partitions
+
+PARTITIONS, PROBE, K = 8, 2, 5
+
+# A fresh interpreter with TensorFlow only: the index's variables and its answers.
+SERVE = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+request = json.loads(sys.argv[2])
+served = tf.saved_model.load(sys.argv[1])
+users, k = tf.constant(request["users"]), tf.constant(request["k"])
+out = {}
+for name, result in (
+    ("default", served.recommend(users, k)),
+    ("probe_all", served.recommend(users, k, tf.constant(10**6))),
+    ("named", served.signatures["recommend_probing"](user_id=users, k=k, probe=tf.constant(3))),
+    ("large", served.recommend(users, tf.constant(request["large_k"]))),
+    ("history", served.recommend_from_history(tf.constant(request["histories"]), k)),
+):
+    out[name + "_items"] = result["item_id"].numpy().astype(str)
+    out[name + "_scores"] = result["score"].numpy()
+out["user_vectors"] = served.embed_users(users)["user_vector"].numpy()
+assert "mmrec_tf" not in sys.modules
+np.savez(sys.argv[3], **out)
+"""
+
+
+@pytest.fixture(scope="module")
+def served(demo_dir, tmp_path_factory):
+    """A history model over the demo, exported with a partitioned index, served by TF alone."""
+    dataset = load_dataset(demo_dir)
+    keras.utils.set_random_seed(0)
+    model = HistoryRecommender.from_dataset(dataset, {}, {}, embedding_dim=8, history_length=5)
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    model.fit(bpr_triples(dataset, 256, seed=0, **model.sampler_options()), epochs=2, verbose=0)
+    path = tmp_path_factory.mktemp("index") / "served"
+    export_recommender(
+        model, dataset, path, index="partitioned", partitions=PARTITIONS, probe=PROBE
+    )
+    users = list(dataset.user_ids[:6])
+    histories = [list(np.asarray(dataset.item_ids)[[1, 5, 5]]), [""] * 3]
+    request = {"users": users, "k": K, "large_k": dataset.num_items, "histories": histories}
+    out = path.parent / "served.npz"
+    args = [sys.executable, "-c", SERVE, str(path), json.dumps(request), str(out)]
+    subprocess.run(args, check=True, capture_output=True)
+    out = np.load(out)
+    items = keras.ops.convert_to_numpy(model.inference_vectors()[1])
+    return dataset, model, out, users, out["user_vectors"], items
+
+
+def partitions_of(items):
+    """The index export builds (k-means with seed 0), in NumPy."""
+    centroids, partition = kmeans_partitions(items, PARTITIONS, seed=0)
+    counts = np.bincount(partition, minlength=len(centroids))
+    return {
+        "centroids": centroids,
+        "row_splits": np.concatenate([[0], np.cumsum(counts)]),
+        "items": np.argsort(partition, kind="stable"),
+    }
+
+
+def reference(index, queries, items, seen, k, probe):
+    """The index's answer in NumPy: probed partitions' unseen items, scored, top k."""
+    rows, scores = [], []
+    for query, excluded in zip(queries, seen, strict=True):
+        best = np.argsort(-(index["centroids"] @ query), kind="stable")[:probe]
+        splits = index["row_splits"]
+        candidates = np.concatenate([index["items"][splits[p] : splits[p + 1]] for p in best])
+        candidates = candidates[~np.isin(candidates, list(excluded))]
+        candidate_scores = items[candidates] @ query
+        order = np.argsort(-candidate_scores, kind="stable")[:k]
+        rows.append(candidates[order])
+        scores.append(candidate_scores[order])
+    return np.array(rows), np.array(scores)
+
+
+def seen_items(dataset, users):
+    pairs = dataset.interaction_pairs(["train"])
+    rows = [list(dataset.user_ids).index(u) for u in users]
+    return rows, [set(pairs[1][pairs[0] == r]) for r in rows]
+
+
+def test_recommend_equals_the_numpy_reference_and_never_a_seen_item(served):
+    dataset, _, out, users, user_vectors, items = served
+    rows, seen = seen_items(dataset, users)
+    expected_rows, expected_scores = reference(
+        partitions_of(items), user_vectors, items, seen, K, PROBE
+    )
+    np.testing.assert_array_equal(out["default_items"], np.asarray(dataset.item_ids)[expected_rows])
+    np.testing.assert_allclose(out["default_scores"], expected_scores, rtol=1e-5, atol=1e-6)
+    for user_seen, served_items in zip(seen, out["default_items"], strict=True):
+        assert not set(np.asarray(dataset.item_ids)[list(user_seen)]) & set(served_items)
+    named, _ = reference(partitions_of(items), user_vectors, items, seen, K, 3)
+    np.testing.assert_array_equal(out["named_items"], np.asarray(dataset.item_ids)[named])
+
+
+def test_probing_every_partition_is_exact(served):
+    dataset, _, out, users, user_vectors, items = served
+    rows, seen = seen_items(dataset, users)
+    scores = user_vectors @ items.T
+    for row, excluded in enumerate(seen):
+        scores[row, list(excluded)] = -np.inf
+    exact = np.argsort(-scores, axis=1, kind="stable")[:, :K]
+    np.testing.assert_array_equal(out["probe_all_items"], np.asarray(dataset.item_ids)[exact])
+
+
+def test_k_beyond_the_probed_items_is_served_exactly(served):
+    # Asking for the whole catalogue: the probed partitions hold too few items, so
+    # the batch is served over every item, each user getting all they have not seen.
+    dataset, _, out, users, user_vectors, items = served
+    rows, seen = seen_items(dataset, users)
+    assert out["large_items"].shape[1] == dataset.num_items - max(map(len, seen))
+    scores = user_vectors @ items.T
+    for row, excluded in enumerate(seen):
+        scores[row, list(excluded)] = -np.inf
+    exact = np.argsort(-scores, axis=1, kind="stable")[:, : out["large_items"].shape[1]]
+    np.testing.assert_array_equal(out["large_items"], np.asarray(dataset.item_ids)[exact])
+
+
+def test_recommend_from_history_uses_the_index(served):
+    dataset, model, out, *_, items = served
+    history = latest_known(tf.constant([[1, 5, 5]]), model.user_side.history_length)
+    user = keras.ops.convert_to_numpy(model.encode_histories(history.numpy(), items))
+    expected, _ = reference(partitions_of(items), user, items, [{1, 5}], K, PROBE)
+    np.testing.assert_array_equal(out["history_items"][:1], np.asarray(dataset.item_ids)[expected])
+    popular = np.argsort(-dataset.item_popularity(), kind="stable")[:K]
+    np.testing.assert_array_equal(out["history_items"][1], np.asarray(dataset.item_ids)[popular])
+
+
+def test_kmeans_finds_separated_clusters():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 16)) * 10
+    vectors = (np.repeat(centres, 40, axis=0) + rng.normal(size=(200, 16))).astype("float32")
+    centroids, partition = kmeans_partitions(vectors, 5, seed=1)
+    truth = np.repeat(np.arange(5), 40)
+    # The same grouping up to the partitions' names: each true cluster in one partition.
+    assert all(len(set(partition[truth == c])) == 1 for c in range(5))
+    assert len(set(partition)) == 5
+    for p in range(5):
+        np.testing.assert_allclose(centroids[p], vectors[partition == p].mean(0), atol=1e-4)
+
+
+def test_more_partitions_than_items_and_an_unknown_index():
+    centroids, partition = kmeans_partitions(np.eye(3, dtype="float32"), 10)
+    assert len(centroids) == 3 and sorted(partition) == [0, 1, 2]
+    from mmrec_tf.serving.serving_tables import ServingTables
+
+    tables = (["u"], ["i"], np.ones((1, 2)), np.ones((1, 2)), ([0, 0], []), [1.0], ["i"])
+    with pytest.raises(ValueError, match="index must be one of"):
+        ServingTables(*tables, search="ivf")
+    with pytest.raises(ValueError, match="settings of a partitioned index"):
+        ServingTables(*tables, search="exact", probe=3)
