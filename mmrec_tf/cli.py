@@ -573,8 +573,14 @@ def _export_command(commands, common) -> None:
     export.add_argument(
         "--probe",
         type=_positive_int,
-        help="partitions a partitioned index probes per query (default 1%% of them, at least 8; "
+        help="partitions a partitioned index probes per query (default 1%% of them, at least 16; "
         "a caller may pass another)",
+    )
+    export.add_argument(
+        "--no-titles",
+        dest="titles",
+        action="store_false",
+        help="keep the items' titles out of the SavedModel (title and recommend show ids)",
     )
     export.set_defaults(handler=_export)
 
@@ -618,6 +624,7 @@ def _export(args) -> int:
         index=args.index,
         partitions=args.partitions,
         probe=args.probe,
+        titles=args.titles,
     )
     stored = f"user and item vectors in {args.quantize}" if args.quantize else ""
     described = ", ".join(filter(None, [stored, _search_description(path)]))

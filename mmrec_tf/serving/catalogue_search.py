@@ -70,9 +70,10 @@ class ExactSearch(tf.Module):
 
 class PartitionedSearch(ExactSearch):
     """The items of the `probe` best partitions of a `PartitionedIndex` scored
-    exactly, the seen ones excluded, top K. A batch in which some query's probed
-    partitions hold fewer than k unseen items is served by `ExactSearch`
-    instead, so that every query gets k items, the best of the catalogue.
+    exactly, the seen ones excluded, top K. A query whose probed partitions hold
+    fewer than k unseen items (one who has seen much, or asks for many) is served
+    by `ExactSearch` instead, so that every query gets k items; the others of its
+    batch keep the index's answer.
 
     Example:
     >>> vectors = np.eye(4, dtype=np.float32)
@@ -106,13 +107,19 @@ class PartitionedSearch(ExactSearch):
         )
         scores = tf.where(is_seen(rows, seen), tf.constant(-np.inf, tf.float32), scores)
         unseen = tf.reduce_sum(tf.cast(scores > -np.inf, tf.int32), axis=1)
-        enough = tf.reduce_min(tf.concat([unseen, [k]], axis=0)) >= k
+        # At least k columns, so that top k of a query with too few is defined.
+        missing = [[0, 0], [0, tf.maximum(k - tf.shape(scores)[1], 0)]]
+        scores = tf.pad(scores, missing, constant_values=-np.inf)
+        rows = tf.pad(rows, missing, constant_values=-1)
+        top = tf.math.top_k(scores, k)
+        found = tf.gather(rows, top.indices, batch_dims=1), top.values
+        short = unseen < k
 
-        def from_candidates():
-            top = tf.math.top_k(scores, k)
-            return tf.gather(rows, top.indices, batch_dims=1), top.values
+        def with_exact_for_the_short():
+            exact = ExactSearch.top_k(self, queries, seen, k)
+            return tuple(tf.where(short[:, None], e, f) for e, f in zip(exact, found, strict=True))
 
-        return tf.cond(enough, from_candidates, lambda: ExactSearch.top_k(self, queries, seen, k))
+        return tf.cond(tf.reduce_any(short), with_exact_for_the_short, lambda: found)
 
 
 def is_seen(rows, seen):
@@ -128,8 +135,9 @@ def default_partitions(num_items: int) -> int:
 
 
 def default_probe(partitions: int) -> int:
-    """Partitions probed by default: 1% of them, at least 8."""
-    return max(8, math.ceil(partitions / 100))
+    """Partitions probed by default: 1% of them, at least 16 (on ml-100k-mm's trained
+    vectors, 164 partitions: 8 probed cost 3.8% of Recall@20, 16 probed 0.9%)."""
+    return max(16, math.ceil(partitions / 100))
 
 
 # `export --index` choices: a search by name, built from (item table, item vectors,

@@ -27,6 +27,7 @@ def export_recommender(
     index: str | None = None,
     partitions: int | None = None,
     probe: int | None = None,
+    titles: bool = True,
 ) -> Path:
     """Writes `model` (a trained `Recommender`) as a SavedModel at `path`.
 
@@ -47,7 +48,8 @@ def export_recommender(
       [B]: the model's score; NaN where the user (as for `recommend`) or the
       item is unknown.
     * `title(item_id: string [B])` → `title` string [B]: the item's `title` metadata
-      column (the item id when the dataset has none); "" for an unknown id.
+      column (the item id when the dataset has none, or with `titles=False`, which
+      keeps the titles out of the SavedModel); "" for an unknown id.
     * `embed_users(user_id: string [B])` → `user_vector` float32 [B, d]: user vectors
       (zeros for an unknown user).
 
@@ -61,7 +63,7 @@ def export_recommender(
     scores every item; `"partitioned"` groups the items into `partitions`
     k-means partitions of their vectors (4 √n by default) and scores exactly
     the items of the `probe` partitions whose centroids score highest for the
-    query (1% of them, at least 8, by default), falling back to every item for
+    query (1% of them, at least 16, by default), falling back to every item for
     a batch where some query's probed partitions hold fewer than k unseen
     items. With it, both signatures take an optional third input, `probe`
     (int32 scalar), from Python (`served.recommend(user_id, k, probe)`), and
@@ -122,9 +124,9 @@ def export_recommender(
         dataset.item_ids,
         users.astype(np.float32),
         items.astype(np.float32),
-        (row_splits, seen_items.astype(np.int32)),
+        (row_splits, seen_items),
         dataset.item_popularity().astype(np.float32),
-        dataset.metadata.get("title", dataset.item_ids),
+        dataset.metadata.get("title") if titles else None,
         quantize=quantize,
         known_users=known_users,
         search=index or default_search(dataset.num_items),

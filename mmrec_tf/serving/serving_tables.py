@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from mmrec_tf.data.histories import latest_known
 from mmrec_tf.serving.catalogue_search import SEARCHES, is_seen
+from mmrec_tf.serving.seen_items import SeenItems
 from mmrec_tf.serving.vector_table import VectorTable
 
 
@@ -17,8 +18,8 @@ class ServingTables(tf.Module):
     cross-modal attention and fusion are done by then), so `recommend` is a
     search of the item vectors for the user's (`search`, one of
     `catalogue_search.SEARCHES`: every item scored, or a partitioned index).
-    Seen items are a CSR table, each user's item rows ascending: user u's
-    items are `seen_items[seen_row_splits[u]:seen_row_splits[u + 1]]`.
+    Seen items are a `SeenItems` table. `titles` None keeps no titles: `title`
+    then gives the item id.
     """
 
     def __init__(
@@ -49,14 +50,15 @@ class ServingTables(tf.Module):
         if search not in SEARCHES:
             raise ValueError(f"index must be one of {sorted(SEARCHES)}. Received: {search!r}")
         self.search = SEARCHES[search](self.item_vectors, item_vectors, partitions, probe)
-        row_splits, items = seen
-        self.seen_row_splits = tf.Variable(row_splits, trainable=False, name="seen_row_splits")
-        self.seen_items = tf.Variable(items, trainable=False, name="seen_items")
+        self.seen = SeenItems(*seen)
         popularity = np.asarray(popularity, np.float32)
         self.popularity = tf.Variable(popularity, trainable=False, name="popularity")
         order = np.argsort(-popularity, kind="stable").astype(np.int32)
         self.popular_order = tf.Variable(order, trainable=False, name="popular_order")
-        self.item_titles = tf.Variable(np.asarray(titles, object), trainable=False, name="titles")
+        self.item_titles = None
+        if titles is not None:
+            titles = np.asarray(titles, object)
+            self.item_titles = tf.Variable(titles, trainable=False, name="titles")
 
     def _users(self, user_id):
         """(row of each user, 0 for an id not in the dataset; whether the id is in the
@@ -69,11 +71,7 @@ class ServingTables(tf.Module):
     def _seen(self, index, in_dataset):
         """Each user's seen item rows, ascending, padded with the number of items:
         int32 [B, S]."""
-        starts = tf.gather(self.seen_row_splits, index)
-        ends = tf.where(in_dataset, tf.gather(self.seen_row_splits, index + 1), starts)
-        positions = tf.ragged.range(starts, ends)
-        seen = positions.with_flat_values(tf.gather(self.seen_items, positions.flat_values))
-        return seen.to_tensor(self.item_vectors.num_rows())
+        return self.seen.rows(index, in_dataset, self.item_vectors.num_rows())
 
     def _top_k(self, users, known, seen, k, probe=None):
         """(item rows, scores) [B, k']: the search's for known users, the most popular
@@ -121,8 +119,8 @@ class ServingTables(tf.Module):
 
     def title(self, item_id):
         items = self.item_lookup.lookup(item_id)
-        titles = tf.gather(self.item_titles, tf.maximum(items, 0))
-        return {"title": tf.where(items >= 0, titles, "")}
+        titles = self.item_ids if self.item_titles is None else self.item_titles
+        return {"title": tf.where(items >= 0, tf.gather(titles, tf.maximum(items, 0)), "")}
 
 
 class HistoryServingTables(ServingTables):

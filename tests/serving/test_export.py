@@ -279,3 +279,19 @@ def test_an_unknown_index_is_refused_in_one_line(trained, tmp_path):
     )
     assert refused.returncode == 2 and not (tmp_path / "saved").exists()
     assert "index must be one of ['exact', 'partitioned']. Received: 'ivf'" in refused.stderr
+
+
+def test_an_export_without_titles_names_items_by_id(trained, tmp_path):
+    import tensorflow as tf
+
+    dataset, model = trained
+    title = dataset.metadata["title"][2]  # the demo's items have titles
+    assert title != dataset.item_ids[2]
+    with_titles = export_recommender(model, dataset, tmp_path / "titles")
+    without = export_recommender(model, dataset, tmp_path / "ids", titles=False)
+    asked = tf.constant([dataset.item_ids[2], "no-such-item"])
+    loaded = [tf.saved_model.load(str(path)) for path in (with_titles, without)]
+    titled, untitled = (m.title(asked)["title"].numpy().astype(str) for m in loaded)
+    assert titled.tolist() == [title, ""]
+    assert untitled.tolist() == [dataset.item_ids[2], ""]
+    assert _size(without / "variables") < _size(with_titles / "variables")

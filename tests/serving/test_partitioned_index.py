@@ -13,7 +13,9 @@ from mmrec_tf.data import bpr_triples, load_dataset
 from mmrec_tf.data.histories import latest_known
 from mmrec_tf.models import HistoryRecommender
 from mmrec_tf.serving import export_recommender
+from mmrec_tf.serving.catalogue_search import PartitionedSearch
 from mmrec_tf.serving.partitioned_index import kmeans_partitions
+from mmrec_tf.serving.vector_table import VectorTable
 
 PARTITIONS, PROBE, K = 8, 2, 5
 
@@ -167,3 +169,29 @@ def test_more_partitions_than_items_and_an_unknown_index():
         ServingTables(*tables, search="ivf")
     with pytest.raises(ValueError, match="settings of a partitioned index"):
         ServingTables(*tables, search="exact", probe=3)
+
+
+def test_only_the_query_with_too_few_probed_items_is_served_exactly():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(60, 4)).astype("float32")
+    search = PartitionedSearch(VectorTable(vectors), vectors, partitions=4, probe=1)
+    splits, members = search.index.row_splits.numpy(), search.index.items.numpy()
+    queries = rng.normal(size=(2, 4)).astype("float32")
+    probed = [
+        members[splits[p] : splits[p + 1]]
+        for p in (search.index.centroids.numpy() @ queries.T).argmax(0)
+    ]
+    assert len(probed[1]) >= 3
+    # Query 0 has seen all but one item of its probed partition; query 1 nothing.
+    seen = np.full((2, len(probed[0]) - 1), 60, np.int32)
+    seen[0] = np.sort(probed[0][:-1])
+    rows, scores = search.top_k(tf.constant(queries), tf.constant(seen), 3)
+    exact = vectors @ queries[0]
+    exact[seen[0]] = -np.inf
+    np.testing.assert_array_equal(rows[0], np.argsort(-exact, kind="stable")[:3])
+    # Query 1 keeps the index's answer: its partition's best three.
+    expected = probed[1][np.argsort(-(vectors[probed[1]] @ queries[1]), kind="stable")[:3]]
+    np.testing.assert_array_equal(rows[1], expected)
+    np.testing.assert_allclose(scores[1], vectors[expected] @ queries[1], rtol=1e-6)
+    # ... which is not the exact one: a batch served exactly as a whole would fail here.
+    assert not np.array_equal(expected, np.argsort(-(vectors @ queries[1]))[:3])
