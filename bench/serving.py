@@ -30,11 +30,16 @@ of 5 calls), `concurrent_users_per_s` with 16 callers of one user each
 (threads of one process), `overlap@20` against the exact top 20 in float32
 (NumPy, 200 users, seen items excluded; the anchors search 20 + 50 and drop
 seen items), `export_s` and the process's peak memory so far
-(`peak_memory_mb`).
+(`peak_memory_mb`). A partitioned variant below 0.98 overlap also reports the
+probe (the signature's `probe` input, doubled) at which it reaches 0.98:
+`probe_at_0.98`, `p50_ms_at_0.98`.
 
 `--trained RUN`: the run's model exported exact and partitioned on its own
 dataset, and Recall@20 of the canonical test split through each SavedModel's
 `recommend` (seen items: train).
+
+`--plot FILE.png --results A.json B.json ...`: p50 by catalogue size, one line
+per variant, from earlier runs' `--out` files.
 """
 
 from __future__ import annotations
@@ -78,14 +83,19 @@ SAVED_MODELS = {
 }
 
 
-def clustered_vectors(rng, count, centres):
-    """Vectors near random `centres`, with log-normal norms."""
+def clustered_vectors(rng, count, centres, chunk=1_000_000):
+    """Vectors near random `centres`, with log-normal norms (float32, made by chunks
+    so that 10⁷ of them fit in memory)."""
     import numpy as np
 
-    which = rng.integers(0, len(centres), count)
-    vectors = centres[which] + 0.5 * rng.normal(size=(count, DIM)).astype(np.float32)
-    norms = np.exp(0.5 * rng.normal(size=(count, 1))).astype(np.float32)
-    return (vectors * norms).astype(np.float32)
+    vectors = np.empty((count, DIM), np.float32)
+    for start in range(0, count, chunk):
+        size = min(chunk, count - start)
+        which = rng.integers(0, len(centres), size)
+        noise = rng.standard_normal((size, DIM), dtype=np.float32)
+        norms = np.exp(0.5 * rng.standard_normal((size, 1), dtype=np.float32))
+        vectors[start : start + size] = (centres[which] + 0.5 * noise) * norms
+    return vectors
 
 
 def peak_memory_mb() -> float:
@@ -134,6 +144,28 @@ def timings(recommend_one, recommend_batch, users) -> dict:
     }
 
 
+def exact_top(queries, items, seen, chunk=250_000):
+    """Each query's K best unseen items in float32, by chunks of the catalogue."""
+    import numpy as np
+
+    best_rows = np.zeros((len(queries), 0), np.int64)
+    best_scores = np.zeros((len(queries), 0), np.float32)
+    for start in range(0, len(items), chunk):
+        scores = queries @ items[start : start + chunk].T
+        local = seen - start
+        inside = (local >= 0) & (local < scores.shape[1])
+        rows = np.nonzero(inside)[0]
+        scores[rows, local[inside]] = -np.inf
+        rows = np.concatenate(
+            [best_rows, start + np.arange(scores.shape[1])[None].repeat(len(queries), 0)], 1
+        )
+        scores = np.concatenate([best_scores, scores], 1)
+        keep = np.argpartition(-scores, K, axis=1)[:, :K]
+        best_rows = np.take_along_axis(rows, keep, 1)
+        best_scores = np.take_along_axis(scores, keep, 1)
+    return best_rows  # each row's K best, in no particular order (overlap needs none)
+
+
 def overlap(found, exact) -> float:
     return float(sum(len(set(f) & set(e)) for f, e in zip(found, exact, strict=True)) / exact.size)
 
@@ -156,17 +188,14 @@ def worker(num_items, variants, partitions, probe, threads) -> list[dict]:
     user_ids = [f"u{u}" for u in range(NUM_USERS)]
     item_ids = [f"i{i}" for i in range(num_items)]
     sample = rng.choice(NUM_USERS, 200, replace=False)
-    scores = users[sample] @ items.T
-    np.put_along_axis(scores, seen[sample], -np.inf, axis=1)
-    exact = np.argsort(-scores, axis=1)[:, :K]
-    del scores
+    exact = exact_top(users[sample], items, seen[sample])
     rows = []
     for variant in variants:
         row = {"variant": variant, "items": num_items, "threads": threads}
         start = time.perf_counter()
         if variant in SAVED_MODELS:
             recommend_one, recommend_batch, found, extra = _saved_model(
-                variant, items, users, seen, user_ids, item_ids, sample, partitions, probe
+                variant, items, users, seen, user_ids, item_ids, sample, partitions, probe, exact
             )
         else:
             recommend_one, recommend_batch, found, extra = _faiss(
@@ -183,7 +212,7 @@ def worker(num_items, variants, partitions, probe, threads) -> list[dict]:
     return rows
 
 
-def _saved_model(variant, items, users, seen, user_ids, item_ids, sample, partitions, probe):
+def _saved_model(variant, items, users, seen, user_ids, item_ids, sample, partitions, probe, exact):
     import numpy as np
     import tensorflow as tf
 
@@ -218,12 +247,30 @@ def _saved_model(variant, items, users, seen, user_ids, item_ids, sample, partit
     def recommend_batch(batch):
         return served.recommend(tf.constant(batch), k)["item_id"].numpy()
 
-    found = None
-    if variant != "signature_floor":
-        ids = recommend_batch([user_ids[u] for u in sample])
-        found = np.array([[int(i[1:]) for i in row] for row in ids.astype(str)])
+    def found_at(probe):
+        asked = tf.constant([user_ids[u] for u in sample])
+        ids = served.recommend(asked, k, *([] if probe is None else [tf.constant(probe)]))
+        return np.array([[int(i[1:]) for i in row] for row in ids["item_id"].numpy().astype(str)])
+
+    found = None if variant == "signature_floor" else found_at(None)
     size = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
-    return recommend_one, recommend_batch, found, {"saved_model_mb": size / 1e6, **settings}
+    extra = {"saved_model_mb": size / 1e6, **settings}
+    if index == "partitioned" and overlap(found, exact) < 0.98:
+        # The probe input: the same SavedModel searching more, until it reaches 0.98.
+        wider = probe
+        while overlap(found_at(wider), exact) < 0.98 and wider < partitions:
+            wider = min(2 * wider, partitions)
+        user = tf.constant([user_ids[0]])
+        served.recommend(user, k, tf.constant(wider))
+        calls = []
+        for _ in range(100):
+            start = time.perf_counter()
+            served.recommend(user, k, tf.constant(wider))["item_id"].numpy()
+            calls.append(time.perf_counter() - start)
+        extra["probe_at_0.98"] = wider
+        extra["p50_ms_at_0.98"] = 1000 * statistics.median(calls)
+        extra["overlap@20_at_0.98"] = overlap(found_at(wider), exact)
+    return recommend_one, recommend_batch, found, extra
 
 
 def _faiss(variant, items, users, seen, sample, partitions, probe, threads, exact):
@@ -303,6 +350,25 @@ def trained(run, partitions, probe) -> list[dict]:
     return rows
 
 
+def plot(results, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [row for file in results for row in json.loads(Path(file).read_text())]
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    for variant in VARIANTS:
+        points = sorted((r["items"], r["p50_ms"]) for r in rows if r["variant"] == variant)
+        if points:
+            axis.plot(*zip(*points, strict=True), marker="o", label=variant)
+    axis.set(xscale="log", yscale="log", xlabel="items (64-d)", ylabel="p50 ms, one user, k = 20")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -312,8 +378,13 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--trained", type=Path, help="a run directory: accuracy through the index")
     parser.add_argument("--out", type=Path, default=Path("bench/results/serving.json"))
+    parser.add_argument("--plot", type=Path, help="draw p50 by size from --results files")
+    parser.add_argument("--results", type=Path, nargs="+", default=[])
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.plot:
+        plot(args.results, args.plot)
+        return 0
     if args.worker:
         rows = worker(args.worker, args.variants, args.partitions, args.probe, args.threads)
         print(json.dumps(rows))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -17,6 +18,8 @@ from mmrec_tf.serving.vector_table import VectorTable
 # Below this many items `export` scores every item unless told otherwise: one matrix
 # product over 10⁵ × 64 floats takes about 1 ms on one core, no index needed.
 PARTITIONED_FROM = 100_000
+# Exact search scores at most this many (query, item) pairs at a time.
+SCORES_AT_ONCE = 1 << 26
 
 
 class ExactSearch(tf.Module):
@@ -56,6 +59,10 @@ class ExactSearch(tf.Module):
         """(item rows int32 [B, k], scores float32 [B, k]), best first; k ≤ the fewest
         unseen items of a query. `probe` is for searches that probe."""
         del probe
+        at_once = SCORES_AT_ONCE // self.item_vectors.num_rows()
+        return in_chunks(self._top_k_at_once, queries, seen, k, at_once)
+
+    def _top_k_at_once(self, queries, seen, k):
         scores = self.item_vectors.dot(queries)
         valid = seen < self.item_vectors.num_rows()
         at = tf.where(valid)
@@ -102,6 +109,16 @@ class PartitionedSearch(ExactSearch):
 
     def top_k(self, queries, seen, k, probe=None):
         probe = self.probe if probe is None else probe
+        # Each candidate is a gathered row of d values and its score; a query probes
+        # probe × n / P candidates on average (int64: no overflow).
+        candidates = tf.cast(probe, tf.int64) * tf.cast(
+            tf.size(self.index.items) // self.index.num_partitions(), tf.int64
+        )
+        at_once = SCORES_AT_ONCE // (candidates * tf.cast(tf.shape(queries)[1] + 1, tf.int64))
+        probed = functools.partial(self._probed_at_once, probe=probe)
+        return in_chunks(probed, queries, seen, k, at_once)
+
+    def _probed_at_once(self, queries, seen, k, probe):
         rows, scores = score_candidates(
             self.item_vectors, queries, self.index.candidates(queries, probe)
         )
@@ -120,6 +137,27 @@ class PartitionedSearch(ExactSearch):
             return tuple(tf.where(short[:, None], e, f) for e, f in zip(exact, found, strict=True))
 
         return tf.cond(tf.reduce_any(short), with_exact_for_the_short, lambda: found)
+
+
+def in_chunks(top_k, queries, seen, k, at_once):
+    """`top_k(queries, seen, k)` for at most `at_once` (at least 1) queries at a time:
+    the [B, n] scores of a batch of 256 queries over 10⁷ items would take 10 GB,
+    so memory stays near `SCORES_AT_ONCE` floats (256 MB) whatever the batch."""
+    at_once = tf.cast(tf.clip_by_value(tf.cast(at_once, tf.int64), 1, 1 << 30), tf.int32)
+    batch = tf.shape(queries)[0]
+
+    def by_chunks():
+        chunks = (batch + at_once - 1) // at_once
+        padding = [[0, chunks * at_once - batch], [0, 0]]
+        chunked = [tf.reshape(tf.pad(x, padding), [chunks, at_once, -1]) for x in (queries, seen)]
+        rows, scores = tf.map_fn(
+            lambda chunk: top_k(*chunk, k),
+            tuple(chunked),
+            fn_output_signature=(tf.int32, tf.float32),
+        )
+        return tuple(tf.reshape(x, [-1, k])[:batch] for x in (rows, scores))
+
+    return tf.cond(batch <= at_once, lambda: top_k(queries, seen, k), by_chunks)
 
 
 def is_seen(rows, seen):

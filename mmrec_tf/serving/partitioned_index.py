@@ -28,7 +28,7 @@ def kmeans_partitions(
     for _ in range(iterations):
         assigned, distances = _nearest(sample, centroids)
         counts = np.bincount(assigned, minlength=partitions)
-        sums = np.zeros_like(centroids, dtype=np.float64)
+        sums = np.zeros(centroids.shape, np.float64)
         np.add.at(sums, assigned, sample)
         filled = counts > 0
         centroids[filled] = (sums[filled] / counts[filled, None]).astype(np.float32)
@@ -38,11 +38,13 @@ def kmeans_partitions(
     return centroids, _nearest(vectors, centroids)[0]
 
 
-def _nearest(vectors, centroids, chunk=65536):
-    """(nearest centroid [n] int32, its squared distance [n]) by ‖x‖² − 2 x·c + ‖c‖²."""
-    squared = (centroids.astype(np.float64) ** 2).sum(axis=1)
+def _nearest(vectors, centroids):
+    """(nearest centroid [n] int32, its squared distance [n]) by ‖x‖² − 2 x·c + ‖c‖²,
+    in chunks of about 2²⁵ distances (128 MB)."""
+    squared = (centroids**2).sum(axis=1)
     nearest = np.empty(len(vectors), np.int32)
-    distance = np.empty(len(vectors), np.float64)
+    distance = np.empty(len(vectors), np.float32)
+    chunk = max(1, 2**25 // len(centroids))
     for start in range(0, len(vectors), chunk):
         block = vectors[start : start + chunk]
         scores = squared[None, :] - 2.0 * (block @ centroids.T)

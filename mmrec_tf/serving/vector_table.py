@@ -42,9 +42,17 @@ class VectorTable(tf.Module):
         self.quantize = quantize
         self.scales = None
         if quantize == "int8":
-            largest = np.abs(vectors).max(axis=1) if vectors.size else np.zeros(len(vectors))
+            largest = (
+                np.maximum(vectors.max(axis=1), -vectors.min(axis=1))
+                if vectors.size
+                else np.zeros(len(vectors))
+            )
             scales = np.where(largest > 0, largest / 127.0, 1.0).astype(np.float32)
-            stored = np.round(vectors / scales[:, None]).astype(np.int8)
+            # By chunks of rows: the float temporaries of 10⁷ rows would not fit.
+            stored = np.empty(vectors.shape, np.int8)
+            for start in range(0, len(vectors), 1 << 20):
+                rows = slice(start, start + (1 << 20))
+                stored[rows] = np.round(vectors[rows] / scales[rows, None])
             self.scales = tf.Variable(scales, trainable=False, name="scales")
         elif quantize == "float16":
             stored = vectors.astype(np.float16)

@@ -195,3 +195,22 @@ def test_only_the_query_with_too_few_probed_items_is_served_exactly():
     np.testing.assert_allclose(scores[1], vectors[expected] @ queries[1], rtol=1e-6)
     # ... which is not the exact one: a batch served exactly as a whole would fail here.
     assert not np.array_equal(expected, np.argsort(-(vectors @ queries[1]))[:3])
+
+
+def test_exact_search_scores_a_large_batch_a_few_queries_at_a_time(monkeypatch):
+    from mmrec_tf.serving import catalogue_search
+    from mmrec_tf.serving.catalogue_search import ExactSearch
+
+    # 50 items and room for 100 scores: two queries at a time, five in the batch.
+    monkeypatch.setattr(catalogue_search, "SCORES_AT_ONCE", 100)
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(50, 4)).astype("float32")
+    queries = rng.normal(size=(5, 4)).astype("float32")
+    seen = np.sort(rng.choice(50, (5, 3)), axis=1).astype("int32")
+    search = tf.function(ExactSearch(VectorTable(vectors)).top_k)
+    rows, scores = search(tf.constant(queries), tf.constant(seen), tf.constant(4))
+    expected = queries @ vectors.T
+    np.put_along_axis(expected, seen, -np.inf, axis=1)
+    best = np.argsort(-expected, axis=1, kind="stable")[:, :4]
+    np.testing.assert_array_equal(rows, best)
+    np.testing.assert_allclose(scores, np.take_along_axis(expected, best, 1), rtol=1e-5)
