@@ -235,48 +235,43 @@ def test_recommend_with_k_of_zero_or_less_gives_empty_results(trained, tmp_path)
     assert served.recommend(users, tf.constant(1, tf.int32))["item_id"].shape == (2, 1)
 
 
+def _cli_export(trained, tmp_path, *options, out="saved"):
+    """`mmrec-tf export` of the trained model (saved once) with `options`, into
+    tmp_path/out: the process's result."""
+    dataset, model = trained
+    if not (tmp_path / "model.keras").exists():
+        model.save(tmp_path / "model.keras")
+    common = ("export", "--model", tmp_path / "model.keras", "--data", dataset.root)
+    return run_cli(*common, *options, "--out", tmp_path / out)
+
+
+def _assert_recommends_three(dataset, saved):
+    printed = assert_clean_success(
+        run_cli("recommend", "--model", saved, "--user", dataset.user_ids[0], "-k", "3")
+    )
+    assert len(printed.strip().splitlines()) == 3
+
+
 def test_a_float16_export_and_its_recommendations_print_no_tensorflow_logging(trained, tmp_path):
     """float16 vectors run operations that oneDNN lacks on CPUs without AVX-512 FP16,
     and TensorFlow logs an error line for each process that runs them."""
-    dataset, model = trained
-    model.save(tmp_path / "model.keras")
-    saved = tmp_path / "saved"
-    exported = run_cli(
-        *("export", "--model", tmp_path / "model.keras", "--data", dataset.root),
-        *("--quantize", "float16", "--out", saved),
-    )
+    exported = _cli_export(trained, tmp_path, "--quantize", "float16")
     assert "in float16" in assert_clean_success(exported)
-    printed = assert_clean_success(
-        run_cli("recommend", "--model", saved, "--user", dataset.user_ids[0], "-k", "3")
-    )
-    assert len(printed.strip().splitlines()) == 3
+    _assert_recommends_three(trained[0], tmp_path / "saved")
 
 
 def test_export_with_a_partitioned_index_from_the_command_line(trained, tmp_path):
-    dataset, model = trained
-    model.save(tmp_path / "model.keras")
-    common = ("export", "--model", tmp_path / "model.keras", "--data", dataset.root)
-    saved = tmp_path / "saved"
-    exported = run_cli(
-        *common, "--index", "partitioned", "--partitions", "6", "--probe", "2", "--out", saved
-    )
+    index = ("--index", "partitioned", "--partitions", "6", "--probe", "2")
+    exported = _cli_export(trained, tmp_path, *index)
     assert "partitioned index: 6 partitions, 2 probed" in assert_clean_success(exported)
-    printed = assert_clean_success(
-        run_cli("recommend", "--model", saved, "--user", dataset.user_ids[0], "-k", "3")
-    )
-    assert len(printed.strip().splitlines()) == 3
-    refused = run_cli(*common, "--index", "exact", "--probe", "2", "--out", tmp_path / "exact")
+    _assert_recommends_three(trained[0], tmp_path / "saved")
+    refused = _cli_export(trained, tmp_path, "--index", "exact", "--probe", "2", out="exact")
     assert refused.returncode == 2 and not (tmp_path / "exact").exists()
     assert "--partitions and --probe are settings of a partitioned index" in refused.stderr
 
 
 def test_an_unknown_index_is_refused_in_one_line(trained, tmp_path):
-    dataset, model = trained
-    model.save(tmp_path / "model.keras")
-    refused = run_cli(
-        *("export", "--model", tmp_path / "model.keras", "--data", dataset.root),
-        *("--index", "ivf", "--out", tmp_path / "saved"),
-    )
+    refused = _cli_export(trained, tmp_path, "--index", "ivf")
     assert refused.returncode == 2 and not (tmp_path / "saved").exists()
     assert "index must be one of ['exact', 'partitioned']. Received: 'ivf'" in refused.stderr
 
