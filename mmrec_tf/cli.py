@@ -648,7 +648,11 @@ def _search_description(path) -> str:
     options = read_search_options(path)
     if options["index"] == "exact":
         return ""
-    return f"partitioned index: {options['partitions']:,} partitions, {options['probe']} probed"
+    partitions, probe = options["partitions"], options["probe"]
+    described = f"partitioned index: {partitions:,} partition{'s' * (partitions != 1)}, "
+    if probe == partitions:
+        return described + "all probed: an exact search"
+    return described + f"{probe} probed"
 
 
 def _recommend_command(commands, common) -> None:
@@ -749,7 +753,9 @@ def _recommend(args) -> int:
     for rank, (item, title, score) in enumerate(
         zip(items, titles, out["score"][0].numpy(), strict=True), 1
     ):
-        print(f"{rank:>3}  {score:9.4f}  {item.decode()}  {title.decode()}")
+        # An export without titles names items by id: once is enough.
+        named = item.decode() if title == item else f"{item.decode()}  {title.decode()}"
+        print(f"{rank:>3}  {score:9.4f}  {named}")
     return 0
 
 

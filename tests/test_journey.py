@@ -65,7 +65,7 @@ def test_readme_session_one_process_per_command(tmp_path):
         *("export", "--model", run / "model.keras", "--out", from_file),
         *("--index", "partitioned", "--partitions", "4", "--probe", "4"),
     )
-    assert "partitioned index: 4 partitions, 4 probed" in assert_clean_success(indexed)
+    assert "4 partitions, all probed: an exact search" in assert_clean_success(indexed)
     unknown = run_cli("recommend", "--model", saved, "--user", "nobody", "-k", "5")
     assert len(assert_clean_success(unknown).strip().splitlines()) == 5
     assert "'nobody' is not in the training data" in unknown.stderr

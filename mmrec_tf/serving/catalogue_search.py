@@ -44,7 +44,9 @@ class ExactSearch(tf.Module):
         """The search `export` builds for `--index exact`; refuses a partitioned index's
         settings, which it would not read."""
         if partitions is not None or probe is not None:
-            raise ValueError("--partitions and --probe are settings of a partitioned index")
+            raise ValueError(
+                "--partitions and --probe are settings of a partitioned index (--index partitioned)"
+            )
         return cls(item_vectors, name="search")
 
     def probes(self) -> bool:
@@ -96,10 +98,13 @@ class PartitionedSearch(ExactSearch):
 
     def __init__(self, item_vectors, vectors, partitions=None, probe=None, seed=0, name=None):
         super().__init__(item_vectors, name=name)
-        partitions = partitions or default_partitions(len(vectors))
-        self.index = PartitionedIndex(*kmeans_partitions(vectors, partitions, seed))
-        self.probe = int(min(probe or default_probe(partitions), partitions))
-        self.partitions = int(partitions)
+        # No more partitions than items (k-means makes one per item at most).
+        centroids, partition = kmeans_partitions(
+            vectors, partitions or default_partitions(len(vectors)), seed
+        )
+        self.index = PartitionedIndex(centroids, partition)
+        self.partitions = len(centroids)
+        self.probe = int(min(probe or default_probe(self.partitions), self.partitions))
 
     def probes(self) -> bool:
         return True
@@ -108,7 +113,10 @@ class PartitionedSearch(ExactSearch):
         return {"index": "partitioned", "partitions": self.partitions, "probe": self.probe}
 
     def top_k(self, queries, seen, k, probe=None):
+        """As `ExactSearch.top_k`; `probe` (the export's by default) is clipped to
+        [1, the number of partitions]."""
         probe = self.probe if probe is None else probe
+        probe = tf.clip_by_value(probe, 1, self.index.num_partitions())
         # Each candidate is a gathered row of d values and its score; a query probes
         # probe × n / P candidates on average (int64: no overflow).
         candidates = tf.cast(probe, tf.int64) * tf.cast(

@@ -48,7 +48,8 @@ class ServingTables(tf.Module):
         self.user_vectors = VectorTable(user_vectors, quantize, name="user_vectors")
         self.item_vectors = VectorTable(item_vectors, quantize, name="item_vectors")
         if search not in SEARCHES:
-            raise ValueError(f"index must be one of {sorted(SEARCHES)}. Received: {search!r}")
+            choices = ", ".join(sorted(SEARCHES))
+            raise ValueError(f"the index (--index) must be one of {choices}; received {search!r}")
         self.search = SEARCHES[search](self.item_vectors, item_vectors, partitions, probe)
         self.seen = SeenItems(*seen)
         popularity = np.asarray(popularity, np.float32)

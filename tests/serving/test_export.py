@@ -267,13 +267,18 @@ def test_export_with_a_partitioned_index_from_the_command_line(trained, tmp_path
     _assert_recommends_three(trained[0], tmp_path / "saved")
     refused = _cli_export(trained, tmp_path, "--index", "exact", "--probe", "2", out="exact")
     assert refused.returncode == 2 and not (tmp_path / "exact").exists()
-    assert "--partitions and --probe are settings of a partitioned index" in refused.stderr
+    assert "settings of a partitioned index (--index partitioned)" in refused.stderr
+    # More partitions than the demo's 200 items: one per item, and said so.
+    capped = _cli_export(
+        trained, tmp_path, "--index", "partitioned", "--partitions", "500", out="c"
+    )
+    assert "200 partitions, 16 probed" in assert_clean_success(capped)
 
 
 def test_an_unknown_index_is_refused_in_one_line(trained, tmp_path):
     refused = _cli_export(trained, tmp_path, "--index", "ivf")
     assert refused.returncode == 2 and not (tmp_path / "saved").exists()
-    assert "index must be one of ['exact', 'partitioned']. Received: 'ivf'" in refused.stderr
+    assert "the index (--index) must be one of exact, partitioned; received 'ivf'" in refused.stderr
 
 
 def test_an_export_without_titles_names_items_by_id(trained, tmp_path):

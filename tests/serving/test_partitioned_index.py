@@ -165,7 +165,7 @@ def test_more_partitions_than_items_and_an_unknown_index():
     from mmrec_tf.serving.serving_tables import ServingTables
 
     tables = (["u"], ["i"], np.ones((1, 2)), np.ones((1, 2)), ([0, 0], []), [1.0], ["i"])
-    with pytest.raises(ValueError, match="index must be one of"):
+    with pytest.raises(ValueError, match="must be one of exact, partitioned"):
         ServingTables(*tables, search="ivf")
     with pytest.raises(ValueError, match="settings of a partitioned index"):
         ServingTables(*tables, search="exact", probe=3)
@@ -214,3 +214,17 @@ def test_exact_search_scores_a_large_batch_a_few_queries_at_a_time(monkeypatch):
     best = np.argsort(-expected, axis=1, kind="stable")[:, :4]
     np.testing.assert_array_equal(rows, best)
     np.testing.assert_allclose(scores, np.take_along_axis(expected, best, 1), rtol=1e-5)
+
+
+def test_probe_is_clipped_to_the_partitions_and_partitions_to_the_items():
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(30, 4)).astype("float32")
+    search = PartitionedSearch(VectorTable(vectors), vectors, partitions=100, probe=50)
+    assert search.describe() == {"index": "partitioned", "partitions": 30, "probe": 30}
+    search = PartitionedSearch(VectorTable(vectors), vectors, partitions=6, probe=2)
+    queries, seen = tf.constant(vectors[:3]), tf.fill([3, 1], 30)
+    one = search.top_k(queries, seen, 1, probe=1)
+    for probe in (0, -5):
+        np.testing.assert_array_equal(search.top_k(queries, seen, 1, probe=probe)[0], one[0])
+    every = search.top_k(queries, seen, 3, probe=10**6)[0]
+    np.testing.assert_array_equal(every, np.argsort(-(vectors[:3] @ vectors.T), 1)[:, :3])
