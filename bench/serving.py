@@ -63,16 +63,6 @@ SEEN_PER_USER = 50
 DIM = 64
 K = 20
 CALLERS = 16
-VARIANTS = (
-    "signature_floor",
-    "exact_float32",
-    "exact_int8",
-    "partitioned",
-    "partitioned_int8",
-    "faiss_exact",
-    "faiss_ivf",
-    "faiss_hnsw",
-)
 # Each SavedModel variant as (quantize, index).
 SAVED_MODELS = {
     "signature_floor": (None, "exact"),
@@ -81,6 +71,8 @@ SAVED_MODELS = {
     "partitioned": (None, "partitioned"),
     "partitioned_int8": ("int8", "partitioned"),
 }
+ANCHORS = ("faiss_exact", "faiss_ivf", "faiss_hnsw")
+VARIANTS = (*SAVED_MODELS, *ANCHORS)
 
 
 def clustered_vectors(rng, count, centres, chunk=1_000_000):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from quantization_reference import dequantized
+from quantization_reference import assert_reads_back, dequantized
 
 from mmrec_tf.serving.vector_table import FUSED_PRODUCT_QUERIES, VectorTable
 
@@ -18,10 +18,7 @@ def test_products_rows_and_dense_read_the_stored_values(quantize):
         queries = rng.normal(size=(batch, 16)).astype("float32")
         products = tf.function(table.dot)(tf.constant(queries)).numpy()
         np.testing.assert_allclose(products, queries @ stored.T, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(
-        table.rows(tf.constant([[7, 2]])).numpy()[0], stored[[7, 2]], rtol=1e-6
-    )
-    np.testing.assert_allclose(table.dense().numpy(), stored, rtol=1e-6)
+    assert_reads_back(table, vectors, quantize)
 
 
 def test_an_int8_table_is_stored_in_int8():
