@@ -577,6 +577,13 @@ def _export_command(commands, common) -> None:
         "a caller may pass another)",
     )
     export.add_argument(
+        "--content-dtype",
+        metavar="DTYPE",
+        default="float32",
+        help="store the content tower's encoders (embed_items) in float32 (default) or "
+        "float16, about half the size; item vectors stay float32",
+    )
+    export.add_argument(
         "--no-titles",
         dest="titles",
         action="store_false",
@@ -625,12 +632,16 @@ def _export(args) -> int:
         partitions=args.partitions,
         probe=args.probe,
         titles=args.titles,
+        content_dtype=args.content_dtype,
     )
     stored = f"user and item vectors in {args.quantize}" if args.quantize else ""
     described = ", ".join(filter(None, [stored, _search_description(path)]))
     print(f"exported to {path}" + (f" ({described})" if described else ""))
     if encoders:
-        print(f"the content tower (embed_items, for new items) is in {path / 'embed_items'}")
+        print(
+            f"the content tower (embed_items, for new items; {args.content_dtype}) is in "
+            f"{path / 'embed_items'}"
+        )
     if run is not None and run.privacy() is not None:
         print(
             "note: the model trained with DP-SGD, but the SavedModel also holds each user's "

@@ -17,6 +17,62 @@ DEFAULT_OPTIONS = {
 }
 
 
+# The dtypes the content tower's encoders can be stored in (`in_dtype`).
+ENCODER_DTYPES = ("float32", "float16")
+
+
+def in_dtype(encoder, dtype: str):
+    """A copy of `encoder` whose weights are stored, and which computes, in `dtype`.
+
+    The encoder is rebuilt from its config with every layer's dtype policy set to
+    `dtype` (sublayers name their own policy, so a global policy would not reach
+    them), and its weights are copied across, rounded. Item vectors stay float32:
+    `ContentEmbedding` casts each encoder's output before fusing. An encoder whose
+    weights are not its own (a `HubEncoder` holds those of its SavedModel) is refused.
+
+    Example:
+    ```python
+    half = in_dtype(ImageEncoder.small(output_dim=8), "float16")
+    ```
+    """
+    import keras
+
+    if dtype not in ENCODER_DTYPES:
+        raise ValueError(f"no encoder dtype {dtype!r}; choose one of {list(ENCODER_DTYPES)}")
+    if dtype == encoder.dtype_policy.name:
+        return encoder
+    config = _with_dtype(keras.saving.serialize_keras_object(encoder), dtype)
+    rebuilt = keras.saving.deserialize_keras_object(config)
+    if encoder.built and not rebuilt.built:
+        rebuilt.build_from_config(encoder.get_build_config())
+    kept = sorted({w.path for w in rebuilt.weights if w.dtype not in (dtype, *_NOT_FLOAT)})
+    if kept:
+        raise ValueError(
+            f"the {encoder.name} encoder ({type(encoder).__name__}) cannot be stored in "
+            f"{dtype}: its weights {kept[:3]} keep their dtype; export its content tower "
+            "in float32"
+        )
+    rebuilt.set_weights(encoder.get_weights())
+    return rebuilt
+
+
+_NOT_FLOAT = ("int32", "int64", "bool", "string")
+
+
+def _with_dtype(config, dtype):
+    """`config` (a serialized layer) with every float dtype policy set to `dtype`."""
+    if isinstance(config, list):
+        return [_with_dtype(entry, dtype) for entry in config]
+    if not isinstance(config, dict):
+        return config
+    if config.get("class_name") == "DTypePolicy":
+        return {**config, "config": {**config["config"], "name": dtype}}
+    return {
+        key: dtype if key == "dtype" and value in ENCODER_DTYPES else _with_dtype(value, dtype)
+        for key, value in config.items()
+    }
+
+
 def raw_content_signature(modalities, num_frames: int | None = None) -> dict:
     """The `embed_items` inputs: `text` string [B]; `image` encoded image bytes [B];
     `audio` WAV bytes [B]; `video` encoded frame images [B, T]. An empty string

@@ -28,6 +28,7 @@ def export_recommender(
     partitions: int | None = None,
     probe: int | None = None,
     titles: bool = True,
+    content_dtype: str = "float32",
 ) -> Path:
     """Writes `model` (a trained `Recommender`) as a SavedModel at `path`.
 
@@ -63,9 +64,8 @@ def export_recommender(
     scores every item; `"partitioned"` groups the items into `partitions`
     k-means partitions of their vectors (4 √n by default) and scores exactly
     the items of the `probe` partitions whose centroids score highest for the
-    query (1% of them, at least 16, by default), falling back to every item for
-    a batch where some query's probed partitions hold fewer than k unseen
-    items. With it, both signatures take an optional third input, `probe`
+    query (1% of them, at least 16, by default), serving exactly, alone, a query
+    whose probed partitions hold fewer than k unseen items. With it, both signatures take an optional third input, `probe`
     (int32 scalar), from Python (`served.recommend(user_id, k, probe)`), and
     `recommend_probing` / `recommend_from_history_probing` are the named
     signatures with it.
@@ -92,6 +92,10 @@ def export_recommender(
       alone (see `mmrec_tf.serving.content.raw_content_signature`), so that
       a new item can be scored (`embed_users(u) · embed_items(x)`) before
       anyone has interacted with it.
+
+    `content_dtype="float16"` stores the content tower's encoders in float16
+    (`mmrec_tf.serving.content.in_dtype`; they compute in it too), about half
+    their size; `item_vector` stays float32.
 
     It is separate because its encoders may need ops outside core TensorFlow
     (keras-hub's WordPiece tokenizer runs tensorflow-text ops, which a
@@ -136,9 +140,12 @@ def export_recommender(
     content = None
     encoders = content_encoders or model.content_encoders()
     if encoders:
-        from mmrec_tf.serving.content import ContentEmbedding
+        from mmrec_tf.serving.content import ContentEmbedding, in_dtype
 
+        encoders = {m: in_dtype(encoder, content_dtype) for m, encoder in encoders.items()}
         content = ContentEmbedding(model, encoders, content_options)
+    elif content_dtype != "float32":
+        raise ValueError(f"content_dtype={content_dtype!r}: the model has no content tower")
     return write_saved_model(tables, path, content)
 
 

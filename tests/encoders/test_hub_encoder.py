@@ -113,3 +113,13 @@ def test_fine_tuned_model_saves_reloads_and_exports(saved_model, x, tmp_path):
     np.testing.assert_allclose(exported.serve(tf.constant(x)), tuned, atol=1e-5)
     model.save(tmp_path / "hub.keras")
     np.testing.assert_allclose(keras.models.load_model(tmp_path / "hub.keras")(x), tuned, atol=1e-5)
+
+
+def test_a_hub_encoder_cannot_be_stored_in_float16(saved_model, x):
+    from mmrec_tf.serving.content import in_dtype
+
+    encoder = HubEncoder(saved_model, output_key="embedding")
+    encoder(x)
+    with pytest.raises(ValueError, match=r"\(HubEncoder\) cannot be stored in float16"):
+        in_dtype(encoder, "float16")
+    assert in_dtype(encoder, "float32") is encoder

@@ -5,6 +5,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from cli_process import assert_clean_success, run_cli
 from quantization_reference import dequantized
 
@@ -140,7 +141,10 @@ np.savez(sys.argv[3], items=items.numpy(), users=users.numpy())
 """
 
 
-def test_embed_items_gives_an_end_to_end_models_content_vectors(demo_dir, tmp_path):
+@pytest.mark.parametrize("content_dtype, atol", [("float32", 1e-5), ("float16", 2e-2)])
+def test_embed_items_gives_an_end_to_end_models_content_vectors(
+    demo_dir, tmp_path, content_dtype, atol
+):
     from mmrec_tf.data import ImageOptions, ItemContent, ItemLoader, TextOptions
     from mmrec_tf.encoders import ImageEncoder, TextEncoder
 
@@ -162,7 +166,14 @@ def test_embed_items_gives_an_end_to_end_models_content_vectors(demo_dir, tmp_pa
     model = MultimodalRecommender.end_to_end(
         dataset, encoders, content, embedding_dim=8, standardize_features=True
     )
-    path = export_recommender(model, dataset, tmp_path / "saved", content_options=options)
+    path = export_recommender(
+        model, dataset, tmp_path / "saved", content_options=options, content_dtype=content_dtype
+    )
+    # The encoders' weights are stored in content_dtype (the fusion's stay float32).
+    stored = tf.train.load_checkpoint(str(path / "embed_items" / "variables" / "variables"))
+    halves = sum(d == tf.float16 for d in stored.get_variable_to_dtype_map().values())
+    encoder_weights = sum(len(encoder.weights) for encoder in encoders.values())
+    assert halves == (encoder_weights if content_dtype == "float16" else 0)
     # Items with and without text or image: their raw files in, as if new.
     items = [
         i
@@ -181,7 +192,8 @@ def test_embed_items_gives_an_end_to_end_models_content_vectors(demo_dir, tmp_pa
     args = [sys.executable, "-c", EMBED, str(path), json.dumps(request), str(out)]
     subprocess.run(args, check=True, capture_output=True)
     served = np.load(out)
-    np.testing.assert_allclose(served["items"], model.content_vectors().numpy()[items], atol=1e-5)
+    expected = model.content_vectors().numpy()[items]
+    np.testing.assert_allclose(served["items"], expected, atol=atol * np.abs(expected).max())
     users, _ = model.user_item_vectors()
     np.testing.assert_allclose(served["users"][0], users.numpy()[0], atol=1e-6)
     np.testing.assert_array_equal(served["users"][1], 0)
