@@ -36,8 +36,8 @@ def raw_content(dataset, modalities, items) -> dict:
         if modality == "text":
             raw["text"] = [dataset.text[i] or "" for i in items]
         elif modality in ("image", "audio"):
-            files = dataset.media[modality]
-            raw[modality] = [(dataset.root / files[i]).read_bytes() if files[i] else b"" for i in items]
+            paths = [dataset.media_path(modality, i) for i in items]
+            raw[modality] = [path.read_bytes() if path else b"" for path in paths]
         else:
             raise SystemExit(f"bench/content_tower.py feeds text, image and audio, not {modality}")
     return raw
@@ -99,7 +99,8 @@ def main() -> int:
                 content_dtype=dtype,
             )
             size = sum(f.stat().st_size for f in (path / "embed_items").rglob("*") if f.is_file())
-            vectors[dtype], ms = measure(tf.saved_model.load(str(path / "embed_items")), raw, args.batch)
+            tower = tf.saved_model.load(str(path / "embed_items"))
+            vectors[dtype], ms = measure(tower, raw, args.batch)
             results[dtype] = {"size_mb": round(size / 2**20, 2), "ms_per_batch": round(ms, 2)}
             print(dtype, results[dtype], flush=True)
         served = tf.saved_model.load(str(Path(scratch) / "float32"))  # kept: it owns the tables
@@ -107,13 +108,16 @@ def main() -> int:
     full, half = vectors["float32"], vectors["float16"]
     cosine = (full * half).sum(1) / np.linalg.norm(full, axis=1) / np.linalg.norm(half, axis=1)
     top = {d: np.argsort(-(user_vectors @ v.T), axis=1)[:, :20] for d, v in vectors.items()}
-    overlap = np.mean([len(set(a) & set(b)) / 20 for a, b in zip(top["float32"], top["float16"])])
+    pairs = zip(top["float32"], top["float16"], strict=True)
+    overlap = np.mean([len(set(a) & set(b)) / 20 for a, b in pairs])
+    full_size, half_size = (results[d]["size_mb"] for d in DTYPES)
+    full_ms, half_ms = (results[d]["ms_per_batch"] for d in DTYPES)
     results["float16_vs_float32"] = {
         "max_relative_error": float(np.abs(half - full).max() / np.abs(full).max()),
         "min_cosine": float(cosine.min()),
         "overlap@20": float(overlap),
-        "size_ratio": round(results["float32"]["size_mb"] / results["float16"]["size_mb"], 2),
-        "speed_ratio": round(results["float16"]["ms_per_batch"] / results["float32"]["ms_per_batch"], 2),
+        "size_ratio": round(full_size / half_size, 2),
+        "time_ratio": round(half_ms / full_ms, 2),
     }
     print(json.dumps(results["float16_vs_float32"]))
     if args.out:

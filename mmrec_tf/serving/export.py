@@ -65,10 +65,10 @@ def export_recommender(
     k-means partitions of their vectors (4 √n by default) and scores exactly
     the items of the `probe` partitions whose centroids score highest for the
     query (1% of them, at least 16, by default), serving exactly, alone, a query
-    whose probed partitions hold fewer than k unseen items. With it, both signatures take an optional third input, `probe`
-    (int32 scalar), from Python (`served.recommend(user_id, k, probe)`), and
-    `recommend_probing` / `recommend_from_history_probing` are the named
-    signatures with it.
+    whose probed partitions hold fewer than k unseen items. With it, both
+    signatures take an optional third input, `probe` (int32 scalar), from
+    Python (`served.recommend(user_id, k, probe)`), and `recommend_probing` /
+    `recommend_from_history_probing` are the named signatures with it.
 
     For a model that reads histories (`HistoryRecommender`), a known user's
     vector encodes their latest interactions in `seen_splits`, and:
