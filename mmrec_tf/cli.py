@@ -238,7 +238,9 @@ def _extract_features_command(commands, common) -> None:
         "(encoder, weights checksum, item ids, missing items). Interrupted runs "
         "resume; existing features are kept unless --overwrite. With --shard I/N, only "
         "shard I of N (a contiguous range of the items) goes to FEATS/<modality>.shards/, "
-        "for N machines at once; `mmrec-tf merge-features` then joins the N shards.",
+        "for N machines at once; `mmrec-tf merge-features` then joins the N shards. With "
+        "--append, only the items added at the end of items.csv since FEATS/<modality>.npy "
+        "was written are encoded (with the same encoder) and their rows appended.",
         epilog="encoders:\n" + SPEC_HELP,
     )
     extract.add_argument("--data", type=Path, required=True, help="the dataset directory")
@@ -258,6 +260,12 @@ def _extract_features_command(commands, common) -> None:
     )
     extract.add_argument("--overwrite", action="store_true", help="replace existing features")
     extract.add_argument(
+        "--append",
+        action="store_true",
+        help="encode only the items that existing features lack (added at the end of "
+        "items.csv; same encoder) and append their rows",
+    )
+    extract.add_argument(
         "--on-error",
         choices=["raise", "mask"],
         default="raise",
@@ -276,7 +284,7 @@ def _extract_features_command(commands, common) -> None:
 
 
 def _extract_features(args) -> int:
-    from mmrec_tf.data.feature_cache import FeatureShard
+    from mmrec_tf.data.feature_cache import FeatureCache, FeatureShard
     from mmrec_tf.encoders.extract import extract_features
 
     # Parsed here, not by argparse: the parser must not import TensorFlow (through
@@ -293,19 +301,31 @@ def _extract_features(args) -> int:
             if existing == args.out
             else f"--out {args.out} cannot be a features directory: {existing} is a file"
         )
+    cache = FeatureCache(args.out)
+    # How many items the features hold before an append: it says how many it added.
+    appending = args.append and cache.has(args.modality)
+    held = len(cache.metadata(args.modality)["item_ids"]) if appending else 0
     path = extract_features(
         args.data,
         args.modality,
         args.encoder,
         args.out,
         shard=shard,
+        append=args.append,
         batch_size=args.batch_size,
         chunk_size=args.chunk_size,
         overwrite=args.overwrite,
         on_error=args.on_error,
         progress=sys.stdout.isatty(),
     )
-    print(f"wrote {path} and {path.with_suffix('.json')}")
+    appended = ""
+    if args.append:
+        added = len(cache.metadata(args.modality)["item_ids"]) - held
+        if not added:
+            print(f"no new items: {path} already holds all {held} items of {args.data}")
+            return 0
+        appended = f": the rows of {added} new item(s) after the {held} it held"
+    print(f"wrote {path} and {path.with_suffix('.json')}{appended}")
     failed = json.loads(path.with_suffix(".json").read_text())["failed_item_ids"]
     if failed:
         print(

@@ -16,6 +16,10 @@ writes it; training, export and serving read it. In a folder FEATS:
   `num_items` (of the whole dataset; `item_ids_sha256` too is the whole
   dataset's). `merge_shards` joins all N into `FEATS/<modality>.npy` and
   `.json`. A shard in progress is in `FEATS/<modality>.shards/.IIIII-of-NNNNN.partial/`.
+
+Items added at the end of a dataset's items.csv are encoded alone
+(`extract-features --append`, in `FEATS/.<modality>.partial/` too) and their
+rows appended to the files (`check_append`, then `append`).
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ import numpy as np
 
 from mmrec_tf.data.writing import save_array_atomically, write_atomically
 
+# What a JSON lists of its rows' items: shards and appended rows add to these lists.
+_PER_ITEM_KEYS = ("item_ids", "missing_item_ids", "failed_item_ids")
 # What one shard's JSON says of its own items; everything else in it must be
 # the same in every shard of a modality (encoder, weights, dataset, N, ...).
-_PER_SHARD_KEYS = ("shard_index", "item_ids", "missing_item_ids", "failed_item_ids")
+_PER_SHARD_KEYS = ("shard_index", *_PER_ITEM_KEYS)
 # What a shard's JSON has that the merged one does not.
 _SHARD_KEYS = ("shard_index", "shard_count", "num_items")
 
@@ -205,6 +211,75 @@ class FeatureCache:
         write_atomically(self.metadata_path(modality, shard), json.dumps(metadata, indent=1))
         return path
 
+    def check_append(self, modality: str, item_ids: list[str], made_as: dict) -> int:
+        """How many of `item_ids` (in order) the modality's features hold: their first
+        ones, once checked that the features hold nothing else and were made as
+        `made_as` says (e.g. `spec`, `weights_sha256`, `options`). `append` adds the rest.
+
+        Raises:
+            FileNotFoundError: no features to append to.
+            ValueError: another encoder, or other items (naming the JSON file and
+                the first row that differs).
+        """
+        path = self.metadata_path(modality)
+        if not self.has(modality):
+            raise FileNotFoundError(
+                f"{self.features_path(modality)} not found: nothing to append to (run "
+                "`mmrec-tf extract-features` without --append first)"
+            )
+        metadata = self.metadata(modality)
+        for key, value in made_as.items():
+            if metadata.get(key) != value:
+                raise ValueError(
+                    f"{path} was made with {key} {metadata.get(key)!r}, not {value!r}: "
+                    "--append needs the encoder that made it (or --overwrite, without "
+                    "--append, to encode every item again)"
+                )
+        held = metadata["item_ids"]
+        common = min(len(held), len(item_ids))
+        differs = next((i for i in range(common) if held[i] != item_ids[i]), common)
+        if differs < len(held):
+            found = repr(item_ids[differs]) if differs < len(item_ids) else "no item"
+            raise ValueError(
+                f"{path} has item {held[differs]!r} at row {differs}, where the dataset has "
+                f"{found}: --append only adds items at the end of items.csv, the others kept "
+                "in order (use --overwrite, without --append, to encode every item again)"
+            )
+        return len(held)
+
+    def append(self, modality: str, rows: np.ndarray, items: dict) -> Path:
+        """Appends the rows of new items to the modality's features, rewriting its
+        `.npy` and `.json` as `write` does. `items` lists the new items as the JSON
+        does (`item_ids`, and those of them in `missing_item_ids`, `failed_item_ids`);
+        the JSON's lists grow by them and `item_ids_sha256` follows. Returns the
+        `.npy` path.
+
+        Example:
+        >>> import tempfile, numpy as np
+        >>> cache = FeatureCache(tempfile.mkdtemp())
+        >>> _ = cache.write("text", np.ones((1, 2), "float32"), {"dim": 2, "item_ids": ["a"],
+        ...     "missing_item_ids": [], "failed_item_ids": [], "item_ids_sha256": "..."})
+        >>> _ = cache.append("text", np.zeros((1, 2), "float32"), {"item_ids": ["b"],
+        ...     "missing_item_ids": ["b"], "failed_item_ids": []})
+        >>> np.load(cache.features_path("text")).tolist(), cache.metadata("text")["item_ids"]
+        ([[1.0, 1.0], [0.0, 0.0]], ['a', 'b'])
+        """
+        metadata = self.metadata(modality)
+        held = np.load(self.features_path(modality), mmap_mode="r")
+        count, dim = len(metadata["item_ids"]), metadata["dim"]
+        # Rows past the JSON's items are those of an append stopped between writing
+        # the array and its JSON: they are written again.
+        if held.shape[0] < count or held.shape[1:] != (dim,) or rows.shape[1:] != (dim,):
+            raise ValueError(
+                f"{self.features_path(modality)} has shape {held.shape}, rows to append "
+                f"{rows.shape}, but {self.metadata_path(modality).name} says {count} × {dim}"
+            )
+        for key in _PER_ITEM_KEYS:
+            metadata[key] = metadata[key] + items[key]
+        metadata["failed_item_ids"].sort()  # as an extraction of all the items lists them
+        metadata["item_ids_sha256"] = item_ids_sha256(metadata["item_ids"])
+        return self.write(modality, np.concatenate([held[:count], rows]), metadata)
+
     def merge_shards(self, modality: str, overwrite: bool = False) -> Path:
         """Joins the N shards of `modality` into `<modality>.npy` and `.json`, the files
         an unsharded extraction writes. Returns the `.npy` path.
@@ -223,7 +298,7 @@ class FeatureCache:
                 f"{self.features_path(modality)} exists; pass --overwrite to replace it"
             )
         common, shards = self._agreeing_shards(modality)
-        merged = {"item_ids": [], "missing_item_ids": [], "failed_item_ids": []}
+        merged = {key: [] for key in _PER_ITEM_KEYS}
         covered_by: dict[str, Path] = {}
         rows = []
         for index, (path, metadata) in enumerate(shards):
@@ -319,7 +394,8 @@ class FeatureCache:
             if not overwrite:
                 raise FileExistsError(
                     f"{partial.folder} holds an interrupted extraction with another "
-                    "encoder or dataset; pass --overwrite to start again"
+                    "encoder or dataset; pass --overwrite to start again (with --append: "
+                    "remove that folder)"
                 )
             shutil.rmtree(partial.folder)
         partial.folder.mkdir(parents=True)

@@ -16,7 +16,6 @@ from mmrec_tf.data import (
     MODALITIES,
     AudioOptions,
     ImageOptions,
-    ItemLoader,
     MediaError,
     TextOptions,
     VideoOptions,
@@ -25,6 +24,7 @@ from mmrec_tf.data import (
 from mmrec_tf.data.feature_cache import FeatureCache, FeatureShard, item_ids_sha256
 from mmrec_tf.encoder_specs import SPEC_HELP
 from mmrec_tf.encoders.inputs import encoder_inputs
+from mmrec_tf.encoders.item_encoding import encode_items
 
 
 @dataclasses.dataclass
@@ -182,6 +182,7 @@ def extract_features(
     out: str | Path,
     *,
     shard: FeatureShard | None = None,
+    append: bool = False,
     batch_size: int = 32,
     chunk_size: int = 512,
     overwrite: bool = False,
@@ -204,9 +205,19 @@ def extract_features(
     there, `FeatureCache(out).merge_shards(modality)` (`mmrec-tf
     merge-features`) writes `out/<modality>.npy` and `.json`.
 
+    With `append`, only the items that `out/<modality>.npy` lacks are encoded,
+    resumably, and their rows appended: items added at the end of items.csv
+    since, with the same encoder (`FeatureCache.check_append` refuses anything
+    else). With no new item, nothing is written.
+
     Returns:
         The path of the `.npy` file (the shard's, with `shard`).
     """
+    if append and (overwrite or shard is not None):
+        raise ValueError(
+            "--append adds the rows of new items to existing features: it goes with "
+            "neither --overwrite nor --shard"
+        )
     dataset = load_dataset(data)
     if not dataset.modality_available(modality).any():
         # All-zero features would only fail later, in training, and less clearly.
@@ -216,47 +227,49 @@ def extract_features(
         )
     out = Path(out)
     cache = FeatureCache(out)
-    if cache.features_path(modality, shard).exists() and not overwrite:
+    if cache.features_path(modality, shard).exists() and not (overwrite or append):
         raise FileExistsError(
             f"{cache.features_path(modality, shard)} exists; pass --overwrite to replace it"
+            + ("" if shard else " (or --append to encode only the items it lacks)")
         )
-    items = range(dataset.num_items) if shard is None else shard.items(dataset.num_items)
     extractor = build_extractor(spec, modality)
-    loader = ItemLoader(dataset, [modality], on_error=on_error, **extractor.options)
-    manifest = {
+    made_as = {
         "spec": spec,
         "modality": modality,
         "weights_sha256": extractor.weights_sha256(),
-        "item_ids_sha256": item_ids_sha256(dataset.item_ids),
-        "chunk_size": chunk_size,
         "options": _describe(extractor.options),
     }
+    first = cache.check_append(modality, dataset.item_ids, made_as) if append else 0
+    items = shard.items(dataset.num_items) if shard else range(first, dataset.num_items)
+    if not items:
+        return cache.features_path(modality)  # an append with nothing new
+    manifest = {**made_as, "item_ids_sha256": item_ids_sha256(dataset.item_ids)}
     if shard is not None:
         manifest |= {
             "shard_index": shard.index,
             "shard_count": shard.count,
             "num_items": dataset.num_items,
         }
+    # The chunk size and where an append starts only say which rows the partial's files hold.
+    chunking = {"chunk_size": chunk_size} | ({"first_item": first} if append else {})
     # Folders this run makes, deepest first: removed again if it leaves nothing in them.
     new_folders = [
         folder
         for folder in (cache.partial_folder(modality, shard).parent, out)
         if not folder.exists()
     ]
-    partial = cache.partial(modality, manifest, overwrite, shard)
-    chunks = range(items.start, items.stop, chunk_size)
-    bar = keras.utils.Progbar(len(items), unit_name="item", verbose=1 if progress else 0)
+    partial = cache.partial(modality, manifest | chunking, overwrite, shard)
     try:
-        for number, start in enumerate(chunks):
-            chunk = np.arange(start, min(start + chunk_size, items.stop))
-            if not partial.has_chunk(number):
-                with loader.deferred_errors():
-                    rows = [
-                        np.asarray(extractor.encoder(extractor.inputs(batch), training=False))
-                        for batch in loader.as_dataset(chunk, batch_size=batch_size)
-                    ]
-                partial.save_chunk(number, np.concatenate(rows))
-            bar.add(len(chunk))
+        features, listed = encode_items(
+            extractor,
+            dataset,
+            items,
+            partial,
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+            on_error=on_error,
+            progress=progress,
+        )
     except MediaError:
         # Finished chunks are kept for a rerun once the file is fixed; a run that
         # finished none leaves nothing behind.
@@ -266,22 +279,12 @@ def extract_features(
                 if folder.exists() and not any(folder.iterdir()):
                     folder.rmdir()
         raise
-    features = partial.assemble(len(chunks))
-    item_ids = dataset.item_ids[items.start : items.stop]
-    present = dataset.modality_available(modality)[items.start : items.stop]
-    failed = sorted(e.item_id for e in loader.errors)
-    features[~present] = 0
-    features[[dataset.item_index[item_id] - items.start for item_id in failed]] = 0
-    # The chunk size only says how the partial files were cut, not what the features are.
-    description = {key: value for key, value in manifest.items() if key != "chunk_size"}
-    metadata = {
-        **description,
-        "dim": int(features.shape[1]),
-        "item_ids": item_ids,
-        "missing_item_ids": [item_ids[i] for i in np.flatnonzero(~present)],
-        "failed_item_ids": failed,
-    }
-    final = cache.write(modality, features, metadata, shard)
+    if append:
+        final = cache.append(modality, features, listed)
+    else:
+        final = cache.write(
+            modality, features, manifest | {"dim": features.shape[1]} | listed, shard
+        )
     partial.remove()
     return final
 
