@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+from mmrec_tf.names import MODALITIES, QUANTIZATIONS, STRATEGIES
+
 DEFAULT_QUICKSTART_DIR = "mmrec_quickstart"
 
 
@@ -119,6 +121,7 @@ def _build_parser() -> argparse.ArgumentParser:
         _extract_features_command,
         _merge_features_command,
         _train_command,
+        _update_command,
         _evaluate_command,
         _export_command,
         _recommend_command,
@@ -247,7 +250,7 @@ def _extract_features_command(commands, common) -> None:
     extract.add_argument(
         "--modality",
         required=True,
-        choices=["text", "image", "audio", "video"],
+        choices=MODALITIES,
         help="which of the items' modalities to encode",
     )
     extract.add_argument("--encoder", required=True, help="encoder spec (see below)")
@@ -362,7 +365,7 @@ def _merge_features_command(commands, common) -> None:
     merge.add_argument(
         "--modality",
         required=True,
-        choices=["text", "image", "audio", "video"],
+        choices=MODALITIES,
         help="whose shards to join",
     )
     merge.add_argument("--overwrite", action="store_true", help="replace existing features")
@@ -405,7 +408,7 @@ def _train_command(commands, common) -> None:
     )
     train.add_argument(
         "--strategy",
-        choices=["none", "mirrored", "multi-worker"],
+        choices=STRATEGIES,
         help='replaces the configuration\'s "strategy": none (one process), mirrored (this '
         "machine's devices) or multi-worker (every machine runs this command with its "
         "TF_CONFIG; the chief writes RUN; see docs/scaling.md)",
@@ -434,16 +437,7 @@ def _train(args) -> int:
             strategy=args.strategy,
         )
     except KeyboardInterrupt as interruption:
-        run = RunDirectory(args.out)
-        if run.is_run() and run.state()["epochs_done"]:
-            stopped = "terminated" if isinstance(interruption, _Terminated) else "interrupted"
-            print(
-                f"mmrec-tf: {stopped} after {run.state()['epochs_done']} epoch(s); continue "
-                "with the same command and --resume",
-                file=sys.stderr,
-            )
-            return 143 if isinstance(interruption, _Terminated) else 130
-        raise
+        return _stopped_run(args.out, interruption)
     strategy = args.strategy or load_config(args.config)["strategy"]
     if not is_chief(strategy):
         print(f"this worker's part of the training is done; the chief writes {run}")
@@ -456,6 +450,23 @@ def _train(args) -> int:
     if strategy == "multi-worker":
         leave_together(before_leaving=_silence_standard_error)
     return 0
+
+
+def _stopped_run(out, interruption) -> int:
+    """The exit status of a run stopped by Ctrl-C or `kill` after some epochs, saying how
+    to go on; one stopped before its first epoch left nothing (re-raised)."""
+    from mmrec_tf.training import RunDirectory
+
+    run = RunDirectory(out)
+    if not (run.is_run() and run.state()["epochs_done"]):
+        raise interruption
+    stopped = "terminated" if isinstance(interruption, _Terminated) else "interrupted"
+    print(
+        f"mmrec-tf: {stopped} after {run.state()['epochs_done']} epoch(s); continue with the "
+        "same command and --resume",
+        file=sys.stderr,
+    )
+    return 143 if isinstance(interruption, _Terminated) else 130
 
 
 def _silence_standard_error() -> None:
@@ -494,6 +505,62 @@ def _training_outcome(state: dict) -> str:
         return f"{best}; stopped early: no improvement for {state['wait']} epoch(s)"
     done = state["epochs_done"]
     return f"{best}; ran all {done} epoch{'s' if done != 1 else ''}"
+
+
+def _update_command(commands, common) -> None:
+    update = commands.add_parser(
+        "update",
+        parents=[common],
+        help="update a trained run with new interactions, users and items",
+        description="Start from RUN's best model and optimizer, give its tables rows for the "
+        "grown dataset's new users and items (a new item starts from its content vector, a new "
+        "user from the known users' mean or their history), and train with RUN's configuration "
+        "on the training interactions RUN never saw plus a replay sample of those it did. "
+        "Writes NEWRUN, a complete run directory (resume, evaluate, export and update it like "
+        "any run). The grown dataset keeps RUN's users and items, new items at the end of "
+        "items.csv; its features cover every item (extract-features --append). See "
+        "docs/feedback_loop.md.",
+    )
+    update.add_argument("--run", type=Path, required=True, help="the trained run directory")
+    update.add_argument("--data", type=Path, required=True, help="the grown dataset directory")
+    update.add_argument(
+        "--features", type=Path, help="the grown dataset's features (for a model that reads them)"
+    )
+    update.add_argument("--out", type=Path, required=True, help="the new run directory")
+    update.add_argument(
+        "--epochs", type=_positive_int, help="train at most this many epochs (default: RUN's)"
+    )
+    update.add_argument(
+        "--replay",
+        type=float,
+        default=1.0,
+        help="old training interactions replayed per new one (default 1)",
+    )
+    update.add_argument(
+        "--resume", action="store_true", help="continue an interrupted update (the same arguments)"
+    )
+    update.set_defaults(handler=_update)
+
+
+def _update(args) -> int:
+    from mmrec_tf.training import RunDirectory, update
+
+    try:
+        run = update(
+            args.run,
+            args.data,
+            args.out,
+            args.features,
+            epochs=args.epochs,
+            replay=args.replay,
+            resume=args.resume,
+            verbose=_progress_verbosity(),
+        )
+    except KeyboardInterrupt as interruption:
+        return _stopped_run(args.out, interruption)
+    print(_training_outcome(RunDirectory(run).state()))
+    print(f"the updated run is in {run}; its best model is {run / 'model.keras'}")
+    return 0
 
 
 def _evaluate_command(commands, common) -> None:
@@ -572,7 +639,7 @@ def _export_command(commands, common) -> None:
     )
     export.add_argument(
         "--quantize",
-        choices=["float16", "int8"],
+        choices=QUANTIZATIONS,
         help="store the user and item vectors in 16 or 8 bits (int8: one scale per row); "
         "the signatures stay the same (see docs/compression.md)",
     )

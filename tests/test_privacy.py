@@ -138,13 +138,14 @@ def test_the_shipped_private_configuration_builds_a_model_privacy_accepts(demo_d
     from mmrec_tf.data import load_dataset
     from mmrec_tf.models import PrivateGradients
     from mmrec_tf.training import load_config
-    from mmrec_tf.training.train import build_model, load_features
+    from mmrec_tf.training.inputs import ModelInputs, load_features
+    from mmrec_tf.training.train import build_model
 
     config = load_config(Path(__file__).parent.parent / "configs" / "ml-100k-mm-private.json")
     assert config["patience"] >= config["epochs"]  # the validation split stops nothing
     dataset = load_dataset(demo_dir)
     features, present = load_features(dataset, demo_features, config["modalities"])
-    model = build_model(config, dataset, features, present)
+    model = build_model(config, dataset, ModelInputs(features, present))
     private = PrivateGradients(1.0, 1.0, config["batch_size"])
     model.compile(optimizer="adam", private_gradients=private)
     assert model.private_gradients is private

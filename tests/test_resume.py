@@ -1,14 +1,17 @@
 """A run stopped by Ctrl-C, `kill` or SIGKILL resumes to exactly the uninterrupted run."""
 
-import csv
 import json
 import signal
-import subprocess
-import time
 
-import numpy as np
 import pytest
-from cli_process import assert_clean_success, mmrec_tf_command, run_cli
+from cli_process import (
+    assert_clean_success,
+    assert_same_run,
+    epochs_done,
+    run_cli,
+    run_log,
+    stop_after,
+)
 
 pytestmark = pytest.mark.large
 
@@ -21,39 +24,8 @@ CONFIG = {
 }
 
 
-def _epochs_done(run):
-    try:
-        return json.loads((run / "state.json").read_text())["epochs_done"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError):
-        return 0
-
-
-def _stop_after(args, run, epochs, sig):
-    """Starts `mmrec-tf ARGS`, sends `sig` once `epochs` epochs are done, waits for it."""
-    process = subprocess.Popen(
-        [*mmrec_tf_command(), *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 300
-    while _epochs_done(run) < epochs and process.poll() is None:
-        assert time.monotonic() < deadline, "training made no progress"
-        time.sleep(0.02)
-    time.sleep(0.1)  # into the next epoch
-    process.send_signal(sig)
-    _, stderr = process.communicate(timeout=120)
-    return process.returncode, stderr
-
-
-def _log(run):
-    with open(run / "log.csv", newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
 def test_interrupted_and_killed_runs_resume_to_the_uninterrupted_result(demo_dir, tmp_path):
     from mmrec_tf.encoders.extract import extract_features
-    from mmrec_tf.models import load_recommender
 
     features = tmp_path / "features"
     for modality in ("text", "image"):
@@ -71,30 +43,19 @@ def test_interrupted_and_killed_runs_resume_to_the_uninterrupted_result(demo_dir
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
     assert_clean_success(run_cli(*args(whole)))
 
-    status, stderr = _stop_after(args(stopped), stopped, 1, signal.SIGINT)
+    status, stderr = stop_after(args(stopped), stopped, 1, signal.SIGINT)
     assert status == 130, stderr
     assert "continue with the same command and --resume" in stderr
-    status, stderr = _stop_after(args(stopped, "--resume"), stopped, 2, signal.SIGTERM)
+    status, stderr = stop_after(args(stopped, "--resume"), stopped, 2, signal.SIGTERM)
     assert status == 143, stderr
     assert "terminated after" in stderr and "--resume" in stderr
-    status, _ = _stop_after(args(stopped, "--resume"), stopped, 4, signal.SIGKILL)
+    status, _ = stop_after(args(stopped, "--resume"), stopped, 4, signal.SIGKILL)
     assert status == -signal.SIGKILL
-    assert _epochs_done(stopped) < CONFIG["epochs"]
+    assert epochs_done(stopped) < CONFIG["epochs"]
     assert_clean_success(run_cli(*args(stopped, "--resume")))
 
-    expected, resumed = _log(whole), _log(stopped)
-    assert [row["epoch"] for row in resumed] == list(range(1, CONFIG["epochs"] + 1))
-    for row_expected, row_resumed in zip(expected, resumed, strict=True):
-        for key, value in row_expected.items():
-            assert row_resumed[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
-    state = json.loads((stopped / "state.json").read_text())
-    assert state == json.loads((whole / "state.json").read_text())
-    for a, b in zip(
-        load_recommender(whole / "model.keras").weights,
-        load_recommender(stopped / "model.keras").weights,
-        strict=True,
-    ):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+    assert [row["epoch"] for row in run_log(stopped)] == list(range(1, CONFIG["epochs"] + 1))
+    assert_same_run(stopped, whole)
 
 
 def test_a_resumed_run_removes_the_staging_files_of_a_killed_save(demo_dir, tmp_path):

@@ -114,9 +114,7 @@ def test_every_configurable_model_builds_from_the_dataset(demo_dir, demo_feature
     from mmrec_tf.data import load_dataset
     from mmrec_tf.models import RECOMMENDERS
     from mmrec_tf.training import load_features
-    from mmrec_tf.training.config import MODEL_NAMES
 
-    assert set(MODEL_NAMES) == set(RECOMMENDERS)
     dataset = load_dataset(demo_dir)
     features, present = load_features(dataset, demo_features)
     for name, model_class in RECOMMENDERS.items():
@@ -233,3 +231,33 @@ def test_a_model_option_beside_options_says_where_it_goes():
     )
     with pytest.raises(ConfigError, match='"learning_rat" is not a configuration key'):
         check_config({"learning_rat": 1.0})
+
+
+def test_a_run_configuration_is_resolved_once_frozen_and_checked_across_keys(tmp_path):
+    from mmrec_tf.training.config import ConfigError, resolve_config
+
+    config = resolve_config(
+        {"options": {"embedding_dim": 8}, "modalities": ["text"]},
+        "c.json",
+        data=tmp_path,
+        epochs=3,
+        strategy="mirrored",
+    )
+    assert (config["epochs"], config["strategy"], config["data"]) == (3, "mirrored", str(tmp_path))
+    with pytest.raises(TypeError):
+        config["epochs"] = 4
+    with pytest.raises(TypeError):
+        config["options"]["embedding_dim"] = 4
+    assert config.to_json_object()["modalities"] == ["text"]
+    assert json.loads(json.dumps(config.to_json_object()))["options"] == {"embedding_dim": 8}
+    privacy = {"l2_clip": 1.0, "noise_multiplier": 1.0, "target_delta": 1e-6}
+    cases = [
+        ({"privacy": privacy}, {"strategy": "mirrored"}, '"privacy" trains on one device'),
+        ({"end_to_end": {}}, {"strategy": "multi-worker"}, "multi-worker strategy"),
+        ({"end_to_end": {}}, {"features": tmp_path}, "do not pass --features"),
+        ({}, {"epochs": 0}, "epochs must be an integer ≥ 1"),
+        ({}, {"strategy": "ring"}, "strategy must be one of none, mirrored, multi-worker"),
+    ]
+    for raw, overrides, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            resolve_config(raw, "c.json", data=tmp_path, **overrides)

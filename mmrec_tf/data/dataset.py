@@ -27,12 +27,10 @@ import numpy as np
 
 from mmrec_tf.data.errors import DatasetError, Problem
 from mmrec_tf.data.paths import UnsafePathError, resolve_inside
+from mmrec_tf.names import MEDIA_MODALITIES, MODALITIES, SPLITS
 
 ITEMS_FILE = "items.csv"
 INTERACTIONS_FILE = "interactions.csv"
-MODALITIES = ("text", "image", "audio", "video")
-MEDIA_MODALITIES = ("image", "audio", "video")
-SPLITS = ("train", "valid", "test")
 _SPLIT_NAMES = {split: split for split in SPLITS}
 
 

@@ -93,6 +93,41 @@ class DataIdentity:
         )
         return dataset.renumbered(user_order, item_order)
 
+    def grown(self, dataset: MultimodalDataset, where: str) -> MultimodalDataset:
+        """`dataset`, which holds this identity's users and items and new ones, numbered
+        so that the known keep their indices and the new come after them (new items
+        in items.csv's order, new users in the dataset's): what a model whose tables
+        grow (`mmrec_tf.models.growth`) reads.
+
+        Raises:
+            IdentityMismatch: a known id is missing, or items.csv's first rows are
+                not the known items in their order (new items go at the end).
+        """
+        known = len(self.item_ids)
+        for row, (recorded, found) in enumerate(zip(self.item_ids, dataset.item_ids, strict=False)):
+            if recorded != found:
+                raise IdentityMismatch(
+                    f"{dataset.root / ITEMS_FILE} row {row + 1} is item {found!r} where the "
+                    f"model's item {recorded!r} was ({where}): new items go at the end of "
+                    f"{ITEMS_FILE}, its existing rows keep their order"
+                )
+        if dataset.num_items < known:
+            missing = self.item_ids[dataset.num_items]
+            raise IdentityMismatch(
+                f"{dataset.root / ITEMS_FILE} has no item {missing!r}, which the model learned "
+                f"({where})"
+            )
+        missing = next((u for u in self.user_ids if u not in dataset.user_index), None)
+        if missing is not None:
+            raise IdentityMismatch(
+                f"{dataset.root / INTERACTIONS_FILE} has no user {missing!r}, which the model "
+                f"learned ({where}): a grown dataset keeps every interaction it had"
+            )
+        recorded = set(self.user_ids)
+        new_users = [u for u in dataset.user_ids if u not in recorded]
+        user_order = [dataset.user_index[u] for u in (*self.user_ids, *new_users)]
+        return dataset.renumbered(user_order, np.arange(dataset.num_items))
+
 
 def _order(recorded, index, kind, where, dataset, file_name) -> np.ndarray:
     """The dataset's index of each recorded id, or IdentityMismatch."""

@@ -23,6 +23,7 @@ def bpr_triples(
     epochs: range | None = None,
     history_length: int = 0,
     history_horizon: int = 1,
+    rows: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Batches of `{"user_index", "positive_item", "negative_item"}`, shuffled each epoch.
 
@@ -84,12 +85,14 @@ def bpr_triples(
     # The epoch's order is one shuffled index vector cut into batches: shuffling
     # whole index vectors is ~10× cheaper than a per-element shuffle buffer.
     user_table, item_table = tf.constant(users), tf.constant(items)
-    count = len(users)
-    batches_per_epoch = bpr_num_batches(dataset, batch_size, split)
+    positions = np.arange(len(users)) if rows is None else _checked_rows(rows, len(users))
+    count = len(positions)
+    position_table = tf.constant(positions, tf.int64)
+    batches_per_epoch = bpr_num_batches(dataset, batch_size, split, rows)
 
     def epoch_batches(epoch_seed):
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(count, dtype=tf.int64), seed=tf.stack([epoch_seed, 0])
+            position_table, seed=tf.stack([epoch_seed, 0])
         )
 
         def batch(number):
@@ -224,9 +227,19 @@ def _history_windows(dataset: MultimodalDataset, split: str, length: int, horizo
     return history_of
 
 
-def bpr_num_batches(dataset: MultimodalDataset, batch_size: int, split: str = "train") -> int:
-    """Batches in one epoch of `bpr_triples(dataset, batch_size, split=split)`."""
-    return -(-len(dataset.interactions(split)[0]) // batch_size)
+def bpr_num_batches(
+    dataset: MultimodalDataset, batch_size: int, split: str = "train", rows=None
+) -> int:
+    """Batches in one epoch of `bpr_triples(dataset, batch_size, split=split, rows=rows)`."""
+    count = len(dataset.interactions(split)[0]) if rows is None else len(rows)
+    return -(-count // batch_size)
+
+
+def _checked_rows(rows, count: int) -> np.ndarray:
+    rows = np.asarray(rows, np.int64)
+    if rows.ndim != 1 or not len(rows) or rows.min() < 0 or rows.max() >= count:
+        raise ValueError(f"rows must be a non-empty list of positions below {count}")
+    return rows
 
 
 def _epoch_seeds(seed: int | None, epochs: range) -> np.ndarray:

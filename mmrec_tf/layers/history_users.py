@@ -110,6 +110,9 @@ class HistoryUsers(keras.layers.Layer):
     def sampler_options(self) -> dict:
         return {"history_length": self.history_length, "history_horizon": self.history_horizon}
 
+    def growth_roles(self) -> list:
+        return [*self.ids.growth_roles(), (self.stored_histories, "data")]
+
     def get_config(self):
         return {
             **super().get_config(),

@@ -163,6 +163,12 @@ class ItemSide(keras.layers.Layer):
             return ids
         return content if ids is None else content + ids
 
+    def growth_roles(self) -> list:
+        """See `Recommender.growth_roles`: the ID rows grow, the features are data."""
+        stored = [*self.features.values(), *self.present.values()]
+        ids = [] if self.item_embedding is None else [(self.item_embedding, "items")]
+        return ids + [(weight, "data") for weight in stored]
+
     def get_config(self):
         return {
             **super().get_config(),

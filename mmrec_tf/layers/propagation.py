@@ -61,6 +61,11 @@ class Propagation(keras.layers.Layer):
             if layer is not None:
                 layer.assign(value)
 
+    def growth_roles(self) -> list:
+        """See `Recommender.growth_roles`: the graphs are data."""
+        graphs = [g for g in (self.graph, self.item_graph) if g is not None]
+        return [role for graph in graphs for role in graph.growth_roles()]
+
     def call(self, users, items, ids, content, training=None):
         raise NotImplementedError
 

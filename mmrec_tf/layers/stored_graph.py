@@ -128,6 +128,10 @@ class StoredGraph(keras.layers.Layer):
     def call(self, x):
         return self.step(x)
 
+    def growth_roles(self) -> list:
+        """See `mmrec_tf.models.Recommender.growth_roles`: the edges are data."""
+        return [(self.rows, "data"), (self.cols, "data"), (self.values, "data")]
+
     def get_config(self):
         return {"num_nodes": self.num_nodes, "num_edges": self.num_edges, **super().get_config()}
 

@@ -55,6 +55,10 @@ class UserIds(keras.layers.Layer):
         """Options of `bpr_triples` that this side's batches need."""
         return {}
 
+    def growth_roles(self) -> list:
+        """See `Recommender.growth_roles`."""
+        return [(self.user_embedding, "users")]
+
     def get_config(self):
         return {
             **super().get_config(),

@@ -82,6 +82,11 @@ class LightGCN(Recommender):
                 scores[key] = ops.sum(ops.square(vectors), axis=-1)
         return scores
 
+    def growth_roles(self) -> list:
+        # Every non-trainable weight is a graph: `from_interactions` replaces the
+        # constructor's graph, which stays tracked (and saved) beside it.
+        return [(self.embedding, "users+items")] + [(w, "data") for w in self.non_trainable_weights]
+
     def get_config(self):
         return {
             "num_edges": self.num_edges,

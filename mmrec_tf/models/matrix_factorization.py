@@ -43,5 +43,8 @@ class MatrixFactorization(Recommender):
     def user_item_vectors(self, training=None):
         return self.user_embedding, self.item_embedding
 
+    def growth_roles(self) -> list:
+        return [(self.user_embedding, "users"), (self.item_embedding, "items")]
+
     def get_config(self):
         return {"embedding_dim": self.embedding_dim, **super().get_config()}

@@ -197,6 +197,10 @@ class MultimodalRecommender(Recommender):
             return self.user_side.example_coupling
         return "its user-item graph (num_graph_layers > 0) holds every training interaction"
 
+    def growth_roles(self) -> list:
+        parts = (self.item_side, self.user_side, self.propagation)
+        return [role for part in parts for role in part.growth_roles()]
+
     def sampler_options(self) -> dict:
         return self.user_side.sampler_options()
 

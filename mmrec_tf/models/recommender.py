@@ -106,6 +106,15 @@ class Recommender(keras.Model):
         them trains on."""
         return {}
 
+    def growth_roles(self) -> list:
+        """[(weight, role)] for the weights that depend on the data's size, read by
+        `mmrec_tf.models.growth.grow_model` when new users and items arrive:
+        `"users"` / `"items"` (one row per user / item), `"users+items"` (the
+        users' rows, then the items'), `"data"` (what `from_dataset` fills from
+        the dataset: graphs, features, histories; rebuilt, never carried). Every
+        other weight is learned and carried as it is."""
+        raise NotImplementedError(f"{type(self).__name__} does not say how its tables grow")
+
     def history_window(self) -> int | None:
         """How many of a user's latest items `score_histories` reads (0: all of
         them); None for a model whose users are fitted rows, which cannot rank

@@ -72,6 +72,13 @@ class VBPR(Recommender):
         items = ops.concatenate([self.item_embedding, self.projection(self.features)], axis=1)
         return self.user_embedding, items
 
+    def growth_roles(self) -> list:
+        return [
+            (self.user_embedding, "users"),
+            (self.item_embedding, "items"),
+            (self.features, "data"),
+        ]
+
     def get_config(self):
         return {
             "feature_dim": self.feature_dim,

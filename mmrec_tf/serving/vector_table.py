@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-# `export --quantize` choices: how a table's values are stored.
-QUANTIZATIONS = ("float16", "int8")
+from mmrec_tf.names import QUANTIZATIONS
 
 # Up to this many queries, a narrow table's product is compiled by XLA, which reads the
 # table in its own type and widens each value inside the product (measured at 10⁶ × 64

@@ -8,16 +8,15 @@ from mmrec_tf.training.config import (
     check_config,
     load_config,
 )
-from mmrec_tf.training.run_directory import RunDirectory, RunError
-from mmrec_tf.training.train import (
-    build_model,
+from mmrec_tf.training.inputs import (
     content_encoders,
     end_to_end_options,
-    evaluate,
     load_features,
     load_item_content,
-    train,
 )
+from mmrec_tf.training.run_directory import RunDirectory, RunError
+from mmrec_tf.training.train import build_model, evaluate, train
+from mmrec_tf.training.update import update
 
 __all__ = [
     "DEFAULTS",
@@ -35,4 +34,5 @@ __all__ = [
     "load_features",
     "load_item_content",
     "train",
+    "update",
 ]

@@ -1,9 +1,15 @@
-"""Training configuration files: their keys, types and defaults, checked before anything runs.
+"""Training configurations: their keys, types and defaults, resolved once before anything runs.
 
 A configuration is a JSON object. Every key is optional (`DEFAULTS`); an
 unknown key, a value of the wrong type or an option the model does not take
 is a `ConfigError` naming the file, the key, what was expected and what was
 found, so a typo never silently falls back to a default.
+
+`resolve_config` is the one place a run's configuration is decided: the
+file's object, checked key by key (`check_config`, which completes it with
+the defaults), the command line's overrides, a resumed run's saved
+configuration, then every rule between keys; what it returns is frozen
+(`RunConfig`) and is what training reads and `RUN/config.json` records.
 """
 
 from __future__ import annotations
@@ -11,20 +17,11 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
+import types
+from collections.abc import Mapping
 from pathlib import Path
 
-MODEL_NAMES = (
-    "MatrixFactorization",
-    "LightGCN",
-    "VBPR",
-    "MultimodalRecommender",
-    "HistoryRecommender",
-)
-MODALITY_NAMES = ("text", "image", "audio", "video")
-# `"strategy"`'s values (mmrec_tf.training.distribution says what each does).
-STRATEGIES = ("none", "mirrored", "multi-worker")
-# `"optimizer"`'s values: Keras's Adam, or `mmrec_tf.training.lazy_adam.LazyAdam`.
-OPTIMIZERS = ("adam", "lazy_adam")
+from mmrec_tf.names import MODALITIES, OPTIMIZERS, STRATEGIES
 
 DEFAULTS = {
     "model": "MultimodalRecommender",
@@ -76,6 +73,9 @@ END_TO_END_DEFAULTS = {
 }
 # Keys a resumed run may change: how long it goes on, not what it trains.
 RESUMABLE_CHANGES = ("epochs", "patience", "strategy")
+# What RUN/config.json holds beside the configuration: the run's dataset and
+# features (absolute paths), and for a run `update` wrote, what it grew from.
+RUN_KEYS = ("data", "features", "update")
 
 # Constructor arguments that `build_model` fills from the data, never from a file.
 _SET_FROM_DATA = {
@@ -110,6 +110,12 @@ class ConfigError(ValueError):
 
 def load_config(path: str | Path) -> dict:
     """The configuration in `path` with defaults filled in, checked key by key."""
+    return check_config(read_config_file(path), source=str(path))
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The JSON object in `path`, unchecked; a `ConfigError` naming the file if it
+    cannot be read or parsed."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -123,17 +129,118 @@ def load_config(path: str | Path) -> dict:
         raise ConfigError(
             f"{path}: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
         ) from None
-    return check_config(raw, source=str(path))
+    return raw
+
+
+class RunConfig(Mapping):
+    """A resolved run configuration: read-only, nested objects too (lists become
+    tuples); `to_json_object()` gives what `RUN/config.json` records."""
+
+    def __init__(self, values: dict):
+        self._values = _frozen(dict(values))
+
+    def __getitem__(self, key):
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def to_json_object(self) -> dict:
+        return _thawed(self._values)
+
+
+def resolve_config(
+    raw: dict,
+    source: str,
+    *,
+    data,
+    features=None,
+    epochs: int | None = None,
+    strategy: str | None = None,
+    resumed=None,
+    update: dict | None = None,
+) -> RunConfig:
+    """The configuration a run trains with, decided once.
+
+    Args:
+        raw: a configuration file's object (`read_config_file`), or a run's saved
+            configuration without its `RUN_KEYS` (`configuration_of`).
+        source: what `raw` came from, named in every error.
+        data, features: the dataset and features directories (recorded absolute).
+        epochs, strategy: the command line's replacements of those keys.
+        resumed: the `RunDirectory` of a resumed run: the result is its config.json
+            with the keys of `RESUMABLE_CHANGES` from `raw` and the overrides; its
+            data and features must be the same (else `RunError`).
+        update: for a run `mmrec_tf.training.update` writes, what it grew from.
+
+    Raises:
+        ConfigError: the first problem, naming `source` and the key.
+    """
+    config = check_config(raw, source)
+    if epochs is not None:
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(f"epochs must be an integer ≥ 1, found {epochs!r}")
+        config["epochs"] = epochs
+    if strategy is not None:
+        if strategy not in STRATEGIES:
+            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
+        config["strategy"] = strategy
+    paths = {
+        "data": str(Path(data).resolve()),
+        "features": None if features is None else str(Path(features).resolve()),
+    }
+    if resumed is not None:
+        from mmrec_tf.training.run_directory import RunError
+
+        saved = resumed.config()
+        for key, value in paths.items():
+            if saved.get(key) != value:
+                raise RunError(
+                    f"{resumed.path} was trained with --{key} {saved.get(key) or '(none)'}, "
+                    f"not {value or '(none)'}: resume it with the same --data and --features"
+                )
+        config = resumed_config(saved, config, source)
+        update = saved.get("update")
+    config = {**config, **paths, "update": update}
+    _check_combinations(config, source)
+    return RunConfig(config)
+
+
+def configuration_of(run_config: dict) -> dict:
+    """A run's config.json without `RUN_KEYS`: the configuration it was trained with."""
+    return {key: value for key, value in run_config.items() if key not in RUN_KEYS}
+
+
+def _check_combinations(config: dict, source: str) -> None:
+    """Every rule between keys, once their final values are known."""
+    if config["end_to_end"] is not None and config["strategy"] == "multi-worker":
+        raise ConfigError(
+            f"{source}: an end_to_end configuration cannot train under the multi-worker "
+            "strategy (each worker would refresh the items' content table from its own batch, "
+            "and the copies would drift apart): extract features with frozen encoders, or train "
+            "end to end on one machine"
+        )
+    if config["privacy"] is not None and config["strategy"] != "none":
+        raise ConfigError(f'{source}: "privacy" trains on one device: run it with --strategy none')
+    if config["end_to_end"] is not None and config["features"] is not None:
+        raise ConfigError(
+            f"{source}: an end_to_end configuration encodes raw files: do not pass --features"
+        )
 
 
 def check_config(raw, source: str = "configuration") -> dict:
     """`raw` (a parsed JSON object) checked and completed with `DEFAULTS`."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: must be a JSON object, found {_describe(raw)}")
+    from mmrec_tf.models import RECOMMENDERS
+
     model = raw.get("model", DEFAULTS["model"])
     for key in raw:
         # A model option written beside "options" rather than inside it.
-        if key not in DEFAULTS and model in MODEL_NAMES and key in model_options(model):
+        if key not in DEFAULTS and model in RECOMMENDERS and key in model_options(model):
             raise ConfigError(
                 f'{source}: "{key}" is not a configuration key; it is an option of {model}: '
                 f'write it inside "options" ("options": {{"{key}": ...}})'
@@ -141,9 +248,9 @@ def check_config(raw, source: str = "configuration") -> dict:
     _reject_unknown(raw, DEFAULTS, source, "")
     config = {**DEFAULTS, **raw}
     _expect(config, "model", source, "", str, "a model name")
-    if config["model"] not in MODEL_NAMES:
+    if config["model"] not in RECOMMENDERS:
         raise ConfigError(
-            f'{source}: "model" must be one of {", ".join(MODEL_NAMES)}, found {config["model"]!r}'
+            f'{source}: "model" must be one of {", ".join(RECOMMENDERS)}, found {config["model"]!r}'
         )
     _expect(config, "learning_rate", source, "", float, "a number > 0", positive=True)
     for key in ("batch_size", "epochs", "patience"):
@@ -284,7 +391,7 @@ def _check_end_to_end(end_to_end: dict, source: str) -> dict:
     _expect_modalities(checked, "modalities", source, prefix)
     _check_encoder_names(checked, source, prefix)
     frozen = checked["frozen"]
-    modalities = checked["modalities"] or MODALITY_NAMES
+    modalities = checked["modalities"] or MODALITIES
     if not isinstance(frozen, list) or not all(m in modalities for m in frozen):
         raise ConfigError(
             f'{source}: "{prefix}frozen" must be a list of modalities from '
@@ -310,7 +417,7 @@ def _check_encoder_names(end_to_end: dict, source: str, prefix: str) -> None:
     from mmrec_tf.encoders.trainable import END_TO_END_ENCODERS
 
     _expect(end_to_end, "encoders", source, prefix, dict, "an object of modality: encoder name")
-    modalities = end_to_end["modalities"] or MODALITY_NAMES
+    modalities = end_to_end["modalities"] or MODALITIES
     for modality, name in end_to_end["encoders"].items():
         key = f"{prefix}encoders.{modality}"
         if modality not in modalities:
@@ -360,13 +467,29 @@ def _expect_modalities(
     if (
         not isinstance(value, list)
         or not value
-        or not all(isinstance(m, str) and m in MODALITY_NAMES for m in value)
+        or not all(isinstance(m, str) and m in MODALITIES for m in value)
         or len(set(value)) != len(value)
     ):
         raise ConfigError(
             f'{source}: "{prefix}{key}" must be null or a list of distinct modalities from '
-            f"{', '.join(MODALITY_NAMES)}, found {_describe(value)}"
+            f"{', '.join(MODALITIES)}, found {_describe(value)}"
         )
+
+
+def _frozen(value):
+    if isinstance(value, dict):
+        return types.MappingProxyType({key: _frozen(v) for key, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _thawed(value):
+    if isinstance(value, Mapping):
+        return {key: _thawed(v) for key, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thawed(v) for v in value]
+    return value
 
 
 def _describe(value) -> str:

@@ -119,3 +119,67 @@ def describe(report: dict) -> str:
         f"{report['sampling_rate']:.4g}, noise multiplier {report['noise_multiplier']:.4g}, "
         f"clip {report['l2_clip']:g})"
     )
+
+
+class PrivateTraining:
+    """A run's DP-SGD: its `PrivateGradients` and the report of what it spent.
+
+    The noise multiplier is the configuration's, or the one that spends
+    `target_epsilon` by the run's last epoch (`epochs`, or `train`'s
+    `epochs=`); a resumed run keeps the one its privacy.json recorded, and
+    may not go on past `target_epsilon`.
+    """
+
+    def __init__(self, config: dict, dataset, resumed_run, config_path):
+        from mmrec_tf.data import bpr_num_batches, poisson_batch_capacity
+        from mmrec_tf.models.private_gradients import PrivateGradients
+        from mmrec_tf.training.config import ConfigError
+
+        settings = config["privacy"]
+        count = len(dataset.interactions("train")[0])
+        if settings["target_delta"] >= 1 / count:
+            raise ConfigError(
+                f'{config_path}: "privacy.target_delta" must be below 1 / {count} (the training '
+                f"interactions), found {settings['target_delta']}: at δ ≥ 1/N, publishing one "
+                "random interaction whole would be private"
+            )
+        self.batch_size = config["batch_size"]
+        self.sampling_rate = min(1.0, self.batch_size / count)
+        self.steps_per_epoch = bpr_num_batches(dataset, self.batch_size)  # poisson_triples' too
+        self.overflow = poisson_batch_capacity(count, self.sampling_rate)[1]
+        recorded = None if resumed_run is None else resumed_run.privacy()
+        planned_steps = config["epochs"] * self.steps_per_epoch
+        target = settings.get("target_epsilon")
+        if recorded is not None:
+            noise = recorded["noise_multiplier"]
+            planned = epsilon_spent(
+                noise, self.sampling_rate, planned_steps, settings["target_delta"]
+            )
+            if target is not None and planned > target * 1.001:
+                raise ConfigError(
+                    f"{config_path}: going on to epoch {config['epochs']} would spend ε = "
+                    f"{planned:.3g}, more than privacy.target_epsilon {target:g} (the run's noise "
+                    f"multiplier {noise:.4g} was chosen for fewer epochs): this run cannot go "
+                    "further; start a new run for more epochs at the same ε (more noise per step)"
+                )
+        elif "noise_multiplier" in settings:
+            noise = settings["noise_multiplier"]
+        else:
+            try:
+                noise = noise_for_epsilon(
+                    target, self.sampling_rate, planned_steps, settings["target_delta"]
+                )
+            except ValueError as e:
+                raise ConfigError(f'{config_path}: "privacy.target_epsilon": {e}') from None
+        self.settings = {**settings, "noise_multiplier": noise}
+        self.gradients = PrivateGradients(settings["l2_clip"], noise, self.batch_size)
+
+    def report(self, epochs_done: int) -> dict:
+        return privacy_report(
+            noise_multiplier=self.settings["noise_multiplier"],
+            l2_clip=self.settings["l2_clip"],
+            sampling_rate=self.sampling_rate,
+            steps=epochs_done * self.steps_per_epoch,
+            target_delta=self.settings["target_delta"],
+            overflow_probability=self.overflow,
+        )

@@ -3,6 +3,9 @@
     RUN/config.json        the configuration, with the data and features paths
     RUN/ids.json           the user and item ids the model learned, in its index
                            order, with checksums (`mmrec_tf.data.identity`)
+    RUN/training_pairs.npy int32 [n, 2]: the (user, item) pairs of the training split
+                           it learned from, sorted, in its numbering (what
+                           `mmrec-tf update` tells new interactions from)
     RUN/state.json         progress: epochs done, best epoch and value, why it stopped
     RUN/model.keras        the model of the best validation epoch
     RUN/checkpoints/       the last epoch's model and optimizer, for --resume
@@ -31,7 +34,7 @@ import tempfile
 from pathlib import Path
 
 from mmrec_tf.data.identity import DataIdentity
-from mmrec_tf.data.writing import current_umask, write_atomically
+from mmrec_tf.data.writing import current_umask, save_array_atomically, write_atomically
 
 CONFIG = "config.json"
 IDENTITY = "ids.json"
@@ -40,6 +43,7 @@ BEST_MODEL = "model.keras"
 LOG = "log.csv"
 PRIVACY = "privacy.json"
 CHECKPOINTS = "checkpoints"
+TRAINING_PAIRS = "training_pairs.npy"
 
 
 class RunError(ValueError):
@@ -136,6 +140,17 @@ class RunDirectory:
             identity = DataIdentity.of(dataset)
         return identity.align(dataset, str(self.path / IDENTITY))
 
+    def training_pairs(self):
+        """int32 [n, 2]: the (user, item) pairs the model trained on, sorted; for a run
+        from before training_pairs.npy, those of its dataset as it is now (`dataset`)."""
+        import numpy as np
+
+        path = self.path / TRAINING_PAIRS
+        if path.is_file():
+            return np.load(path)
+        users, items = self.dataset().interaction_pairs(["train"])
+        return np.stack([users, items], axis=1).astype(np.int32)
+
     def last_checkpoint(self) -> Path | None:
         name = self.state().get("checkpoint")
         return None if name is None else self.path / name
@@ -159,12 +174,17 @@ class RunDirectory:
 
     # Writing.
 
-    def begin(self, config: dict, identity: DataIdentity) -> None:
-        """Creates the run: its configuration, the ids it learns and a state with no
+    def begin(self, config: dict, dataset) -> None:
+        """Creates the run for `dataset` (numbered as the model learns it): its
+        configuration, the ids and training pairs it learns, and a state with no
         epoch done."""
+        import numpy as np
+
         self.path.mkdir(parents=True, exist_ok=True)
         write_atomically(self.path / CONFIG, json.dumps(config, indent=1))
-        self.write_identity(identity)
+        self.write_identity(DataIdentity.of(dataset))
+        pairs = np.stack(dataset.interaction_pairs(["train"]), axis=1).astype(np.int32)
+        save_array_atomically(self.path / TRAINING_PAIRS, pairs)
         self.write_state({"epochs_done": 0, "finished": False})
 
     def write_identity(self, identity: DataIdentity) -> None:

@@ -81,3 +81,34 @@ def test_poisson_batches_draw_each_interaction_at_the_rate(demo_dir):
     assert not np.array_equal(fresh[0]["example_weight"], batches[0]["example_weight"]) or not (
         np.array_equal(fresh[0]["user_index"], batches[0]["user_index"])
     )
+
+
+def test_rows_train_on_those_interactions_with_the_whole_splits_negatives_and_histories(
+    demo_dir,
+):
+    dataset = load_dataset(demo_dir)
+    users, items = dataset.interactions("train")
+    rows = np.random.default_rng(0).choice(len(users), 150, replace=False)
+    triples = bpr_triples(dataset, 64, seed=3, rows=rows, history_length=4)
+    assert int(triples.cardinality()) == 3
+    epoch, _ = _epoch(triples)
+    assert sorted(_pairs(epoch["user_index"], epoch["positive_item"])) == sorted(
+        _pairs(users[rows], items[rows])
+    )
+    # Negatives avoid every training item of the user, not only the chosen rows'.
+    positives = set(_pairs(users, items))
+    negatives = _pairs(epoch["user_index"], epoch["negative_item"])
+    assert sum(pair in positives for pair in negatives) <= 0.001 * len(negatives) + 1
+    # Histories are those the full sampler gives the same interactions.
+    full, _ = _epoch(bpr_triples(dataset, 1 << 16, seed=3, history_length=4))
+    history_of = {
+        pair: history.tolist()
+        for pair, history in zip(
+            _pairs(full["user_index"], full["positive_item"]), full["history"], strict=True
+        )
+    }
+    chosen = _pairs(epoch["user_index"], epoch["positive_item"])
+    for pair, history in zip(chosen, epoch["history"], strict=True):
+        assert history.tolist() == history_of[pair]
+    with pytest.raises(ValueError, match="rows must be"):
+        bpr_triples(dataset, 64, rows=[len(users)])

@@ -12,7 +12,7 @@ from mmrec_tf.models import (
     PrivateGradients,
 )
 from mmrec_tf.models.private_gradients import squared_norm
-from mmrec_tf.training.train import load_features
+from mmrec_tf.training.inputs import load_features
 
 
 def _batch(dataset, expected=32, seed=0):
