@@ -22,7 +22,7 @@ from mmrec_tf.data import (
     load_dataset,
 )
 from mmrec_tf.data.feature_cache import FeatureCache, FeatureShard, item_ids_sha256
-from mmrec_tf.encoder_specs import SPEC_HELP
+from mmrec_tf.encoder_specs import ENCODERS, extraction_entry, extraction_names
 from mmrec_tf.encoders.inputs import encoder_inputs
 from mmrec_tf.encoders.item_encoding import encode_items
 
@@ -54,42 +54,42 @@ class FeatureExtractor:
 
 
 def build_extractor(spec: str, modality: str) -> FeatureExtractor:
-    """The encoder an `--encoder` spec names, for `modality` (see `SPEC_HELP`)."""
+    """The encoder an `--encoder` spec names, for `modality` (`mmrec_tf.encoder_specs`)."""
     from mmrec_tf import encoders
 
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}. Received: {modality!r}")
     kind, _, argument = spec.partition(":")
-    builders: dict[tuple[str, str | None], Callable] = {
-        ("builtin", None): lambda: (builtin_encoder(modality), {}),
-        ("minilm", "text"): lambda: _minilm(),
-        ("mobilenet_v2", "image"): lambda: (encoders.mobilenet_v2_imagenet(), {}),
-        ("i3d", "video"): lambda: (
+    # Keyed by `EncoderName.name`: which spec each builds, its modalities from the table.
+    builders: dict[str, Callable] = {
+        "builtin": lambda: (builtin_encoder(modality), {}),
+        "minilm": lambda: _minilm(),
+        "mobilenet_v2:imagenet": lambda: (encoders.mobilenet_v2_imagenet(), {}),
+        "i3d:kinetics400": lambda: (
             encoders.i3d_kinetics400(),
             {"video": VideoOptions(num_frames=16, size=(224, 224))},
         ),
-        ("aisfx", "audio"): lambda: (
+        "aisfx": lambda: (
             encoders.aisfx_sound_effects(),
             {"audio": encoders.aisfx_audio_options()},
         ),
-        ("keras_hub", "text"): lambda: _keras_hub(argument),
-        ("keras_applications", "image"): lambda: _keras_applications(argument),
-        ("tfhub", None): lambda: _tfhub(argument, modality),
+        "keras_hub": lambda: _keras_hub(argument),
+        "keras_applications": lambda: _keras_applications(argument),
+        "tfhub": lambda: _tfhub(argument, modality),
     }
-    expected_argument = {"mobilenet_v2": "imagenet", "i3d": "kinetics400"}
-    if kind in expected_argument and argument != expected_argument[kind]:
-        raise ValueError(
-            f"unknown encoder {spec!r}; did you mean '{kind}:{expected_argument[kind]}'?"
-        )
-    builder = builders.get((kind, modality)) or builders.get((kind, None))
-    if builder is None:
-        names = [line.split()[0] for line in SPEC_HELP.splitlines() if not line[0].isspace()]
-        close = difflib.get_close_matches(spec, names, n=1, cutoff=0.5)
+    # Names that fix their argument (`mobilenet_v2:imagenet`) are misspelt when it differs.
+    fixed = {e.name.partition(":")[0]: e.name for e in ENCODERS if e.extracts and ":" in e.name}
+    if kind in fixed and spec != fixed[kind]:
+        raise ValueError(f"unknown encoder {spec!r}; did you mean {fixed[kind]!r}?")
+    entry = extraction_entry(spec)
+    if entry is None or modality not in entry.modalities:
+        close = difflib.get_close_matches(spec, extraction_names(), n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"encoder {spec!r} does not encode {modality}{hint} "
             "(`mmrec-tf extract-features --help` lists the encoders)"
         )
+    builder = builders[entry.name]
     encoder, options = builder()
     encoder.trainable = False
     return FeatureExtractor(spec, modality, encoder, options)

@@ -5,17 +5,13 @@ from __future__ import annotations
 import keras
 
 from mmrec_tf.data import AudioOptions, ImageOptions, TextOptions, VideoOptions
+from mmrec_tf.encoder_specs import ENCODERS, end_to_end_names
+from mmrec_tf.names import MODALITIES
 
-# The encoders an end-to-end model can hold, per modality. "builtin" is
-# `builtin_encoder`; a name with ":weights" starts from pretrained weights and
-# stays frozen (its outputs are computed once, not in every training step).
-END_TO_END_ENCODERS = {
-    "text": ("builtin", "minilm"),
-    "image": ("builtin", "vgg16"),
-    "audio": ("builtin", "lstm"),
-    "video": ("builtin", "i3d", "i3d:kinetics400"),
-}
-FROZEN = ("minilm", "i3d:kinetics400")
+# The encoders an end-to-end model can hold, per modality (`mmrec_tf.encoder_specs`):
+# "builtin" is `builtin_encoder`; the pretrained ones stay frozen.
+END_TO_END_ENCODERS = {modality: end_to_end_names(modality) for modality in MODALITIES}
+FROZEN = tuple(e.name for e in ENCODERS if e.end_to_end and e.pretrained)
 
 
 def loader_options(

@@ -414,7 +414,7 @@ def _check_end_to_end(end_to_end: dict, source: str) -> dict:
 
 
 def _check_encoder_names(end_to_end: dict, source: str, prefix: str) -> None:
-    from mmrec_tf.encoders.trainable import END_TO_END_ENCODERS
+    from mmrec_tf.encoder_specs import end_to_end_names
 
     _expect(end_to_end, "encoders", source, prefix, dict, "an object of modality: encoder name")
     modalities = end_to_end["modalities"] or MODALITIES
@@ -425,7 +425,7 @@ def _check_encoder_names(end_to_end: dict, source: str, prefix: str) -> None:
                 f'{source}: "{key}": {modality!r} is not one of the modalities '
                 f"{', '.join(modalities)}"
             )
-        choices = END_TO_END_ENCODERS[modality]
+        choices = end_to_end_names(modality)
         if name not in choices:
             raise ConfigError(
                 f'{source}: "{key}" must be one of {", ".join(choices)}, found {_describe(name)}'
