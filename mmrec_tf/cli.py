@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from mmrec_tf.names import MODALITIES, QUANTIZATIONS, STRATEGIES
+from mmrec_tf.names import ENCODER_DTYPES, MODALITIES, QUANTIZATIONS, STRATEGIES
 
 DEFAULT_QUICKSTART_DIR = "mmrec_quickstart"
 
@@ -665,7 +665,7 @@ def _export_command(commands, common) -> None:
     )
     export.add_argument(
         "--content-dtype",
-        metavar="DTYPE",
+        choices=ENCODER_DTYPES,
         default="float32",
         help="store the content tower's encoders (embed_items) in float32 (default) or "
         "float16, about half the size; item vectors stay float32",

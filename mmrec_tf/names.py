@@ -16,3 +16,5 @@ STRATEGIES = ("none", "mirrored", "multi-worker")
 OPTIMIZERS = ("adam", "lazy_adam")
 # How an export stores its user and item vectors (mmrec_tf.serving.vector_table).
 QUANTIZATIONS = ("float16", "int8")
+# How an export stores its content tower's encoders (mmrec_tf.serving.content.in_dtype).
+ENCODER_DTYPES = ("float32", "float16")

@@ -100,6 +100,17 @@ def test_the_update_journey_each_command_in_its_own_process(trained_run, tmp_pat
     assert status == -signal.SIGKILL and len(run_log(killed)) < CONFIG["epochs"]
     assert_clean_success(run_cli(*update, "--out", killed, "--resume"))
     assert_same_run(killed, updated)
+    # An update goes on as an update, with its own arguments.
+    config = run.parent / "config.json"
+    refusals = {
+        ("train", "--data", grown, "--features", appended, "--config", config, "--out", killed,
+         "--resume"): "continue it with `mmrec-tf update ... --resume`",
+        (*update, "--out", killed, "--resume", "--replay", "2"): "updated with --replay 1, not 2",
+        (*update, "--out", run): "is the run to update",
+    }  # fmt: skip
+    for args, message in refusals.items():
+        result = run_cli(*args)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
 def _snapshot(*folders):
@@ -127,13 +138,28 @@ def test_careless_updates_say_what_is_wrong_in_one_line_and_change_nothing(train
         "moved items": (run, features, moved, "row 1 is item 'item0001' where the model's"),
         "features of the earlier items": (run, features, grown, "--append"),
         "a finished update as --out": (run, features, grown, "already holds a finished run"),
+        "an infinite replay": (run, features, grown, "replay must be a finite number ≥ 0"),
     }
     before = _snapshot(tmp_path, early, features, run)
     for case, (source, feats, data, message) in cases.items():
         out = finished if case == "a finished update as --out" else tmp_path / "out"
+        replay = ("--replay", "inf") if case == "an infinite replay" else ()
         result = run_cli("update", "--run", source, "--data", data, "--features", feats,
-                         "--out", out)  # fmt: skip
+                         "--out", out, *replay)  # fmt: skip
         assert result.returncode == 2, case
         assert result.stderr.startswith("mmrec-tf: error:") and message in result.stderr, case
         assert result.stderr.count("\n") == 1, (case, result.stderr)
         assert _snapshot(tmp_path, early, features, run) == before, case
+
+
+def test_features_from_another_encoder_than_the_runs_are_refused(trained_run, tmp_path):
+    from mmrec_tf.training.update import _check_features
+
+    _, early, features, run = trained_run
+    made_by = json.loads((run / "config.json").read_text())["feature_encoders"]
+    assert made_by["text"]["spec"] == "builtin"
+    dataset = load_dataset(early)
+    _check_features(made_by["text"], features, "text", dataset)
+    other = {**made_by["text"], "weights_sha256": "0" * 64}
+    with pytest.raises(ValueError, match="text.json was extracted by another encoder"):
+        _check_features(other, features, "text", dataset)

@@ -8,6 +8,7 @@ from mmrec_tf.data.audio import AudioOptions, decode_audio
 from mmrec_tf.data.image import ImageOptions, decode_image
 from mmrec_tf.data.text import TextOptions, TextTokenizer
 from mmrec_tf.data.video import VideoOptions, decode_frames
+from mmrec_tf.names import ENCODER_DTYPES
 
 DEFAULT_OPTIONS = {
     "text": TextOptions,
@@ -15,10 +16,6 @@ DEFAULT_OPTIONS = {
     "audio": AudioOptions,
     "video": VideoOptions,
 }
-
-
-# The dtypes the content tower's encoders can be stored in (`in_dtype`).
-ENCODER_DTYPES = ("float32", "float16")
 
 
 def in_dtype(encoder, dtype: str):

@@ -74,8 +74,9 @@ END_TO_END_DEFAULTS = {
 # Keys a resumed run may change: how long it goes on, not what it trains.
 RESUMABLE_CHANGES = ("epochs", "patience", "strategy")
 # What RUN/config.json holds beside the configuration: the run's dataset and
-# features (absolute paths), and for a run `update` wrote, what it grew from.
-RUN_KEYS = ("data", "features", "update")
+# features (absolute paths), the encoders that made those features ({modality:
+# {"spec", "weights_sha256"}}), and for a run `update` wrote, what it grew from.
+RUN_KEYS = ("data", "features", "feature_encoders", "update")
 
 # Constructor arguments that `build_model` fills from the data, never from a file.
 _SET_FROM_DATA = {
@@ -204,9 +205,22 @@ def resolve_config(
                 )
         config = resumed_config(saved, config, source)
         update = saved.get("update")
-    config = {**config, **paths, "update": update}
+    encoders = None if paths["features"] is None else _feature_encoders(paths["features"])
+    config = {**config, **paths, "feature_encoders": encoders, "update": update}
     _check_combinations(config, source)
     return RunConfig(config)
+
+
+def _feature_encoders(features: str) -> dict:
+    """{modality: {"spec", "weights_sha256"}} of the features folder's modalities (a
+    folder without features is named by the step that reads them)."""
+    from mmrec_tf.data.feature_cache import FeatureCache
+
+    cache = FeatureCache(features)
+    made_by = {m: cache.metadata(m) for m in cache.modalities()} if cache.folder.is_dir() else {}
+    return {
+        m: {key: made[key] for key in ("spec", "weights_sha256")} for m, made in made_by.items()
+    }
 
 
 def configuration_of(run_config: dict) -> dict:

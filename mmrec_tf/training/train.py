@@ -95,6 +95,12 @@ def train(
     run = RunDirectory(out)
     if resume:
         run.check_existing()
+        if run.config().get("update") is not None:
+            # Its training data is the new and replayed interactions, not the split.
+            raise RunError(
+                f"{run.path} is an update of {run.config()['update']['from']}: continue it "
+                "with `mmrec-tf update ... --resume`"
+            )
     source = str(config_path)
     config = resolve_config(
         read_config_file(config_path),

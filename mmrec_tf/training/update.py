@@ -21,6 +21,7 @@ with the same encoder).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -71,16 +72,27 @@ def update(
     source.check_existing()
     if not source.best_model_path.is_file():
         raise RunError(f"{source.path} has no {source.best_model_path.name}: no epoch finished")
+    if (
+        isinstance(replay, bool)
+        or not isinstance(replay, int | float)
+        or not 0 <= replay < math.inf
+    ):
+        raise ValueError(f"replay must be a finite number ≥ 0, found {replay!r}")
     target = RunDirectory(out)
+    if target.path.resolve() == source.path.resolve():
+        raise RunError(f"{target.path} is the run to update: write the update to a new --out")
     if resume:
         target.check_existing()
-        grew_from = (target.config().get("update") or {}).get("from")
-        if grew_from != str(source.path.resolve()):
+        grown_from = target.config().get("update") or {}
+        if grown_from.get("from") != str(source.path.resolve()):
             raise RunError(f"{target.path} is not an update of {source.path}: it cannot resume")
+        if grown_from["replay"] != replay:
+            raise RunError(
+                f"{target.path} was updated with --replay {grown_from['replay']:g}, not "
+                f"{replay:g}: resume it with the same arguments"
+            )
     else:
         target.check_new()
-    if isinstance(replay, bool) or not isinstance(replay, int | float) or replay < 0:
-        raise ValueError(f"replay must be a number ≥ 0, found {replay!r}")
     saved = source.config()
     _check_updatable(source, saved, features_dir)
     config = resolve_config(
@@ -97,8 +109,9 @@ def update(
         raise RunError(f"{source.path} has no {IDENTITY} (trained before runs recorded their ids)")
     dataset = identity.grown(load_dataset(data), str(source.path / IDENTITY))
     if features_dir is not None:
+        made_by = saved.get("feature_encoders") or _made_by(saved["features"])
         for modality in config["modalities"] or FeatureCache(features_dir).modalities():
-            _check_features(saved["features"], features_dir, modality, dataset)
+            _check_features(made_by.get(modality), features_dir, modality, dataset)
     replay, seed = config["update"]["replay"], config["seed"]
     rows = training_rows(source.training_pairs(), dataset, replay, seed)
     trained = load_recommender(source.best_model_path)
@@ -155,9 +168,16 @@ def _check_updatable(source, saved: dict, features_dir) -> None:
         )
 
 
-def _check_features(trained_dir, features_dir, modality, dataset) -> None:
+def _made_by(features_dir) -> dict:
+    """The encoders of a run recorded before runs named theirs: from its features
+    folder, if it is still there."""
+    cache = FeatureCache(features_dir)
+    return {m: cache.metadata(m) for m in cache.modalities()} if cache.folder.is_dir() else {}
+
+
+def _check_features(made_by, features_dir, modality, dataset) -> None:
     """The features at `features_dir` cover every item of `dataset` and come from the
-    encoder that extracted the run's (when the run's features are still there)."""
+    encoder that extracted the run's (`made_by`: its spec and weights checksum)."""
     cache = FeatureCache(features_dir)
     metadata, where = cache.metadata(modality), cache.metadata_path(modality)
     held = set(metadata["item_ids"])
@@ -167,12 +187,9 @@ def _check_features(trained_dir, features_dir, modality, dataset) -> None:
             f"{where} has no features for item {missing!r} of {dataset.root}: run "
             f"`mmrec-tf extract-features --modality {modality} --append` on the grown dataset"
         )
-    before = FeatureCache(trained_dir)
-    if before.has(modality):
-        trained = before.metadata(modality)
-        for key in ("spec", "weights_sha256"):
-            if trained[key] != metadata[key]:
-                raise ValueError(
-                    f"{where} was extracted by another encoder ({key} {metadata[key]!r}) than "
-                    f"the run's features ({trained[key]!r}, {before.metadata_path(modality)})"
-                )
+    for key in ("spec", "weights_sha256"):
+        if made_by is not None and made_by[key] != metadata[key]:
+            raise ValueError(
+                f"{where} was extracted by another encoder ({key} {metadata[key]!r}) than "
+                f"the run's {modality} features ({made_by[key]!r})"
+            )
