@@ -234,7 +234,8 @@ def test_a_model_option_beside_options_says_where_it_goes():
 
 
 def test_a_run_configuration_is_resolved_once_frozen_and_checked_across_keys(tmp_path):
-    from mmrec_tf.training.config import ConfigError, resolve_config
+    from mmrec_tf.training.config import ConfigError
+    from mmrec_tf.training.run_config import resolve_config
 
     config = resolve_config(
         {"options": {"embedding_dim": 8}, "modalities": ["text"]},

@@ -1,7 +1,7 @@
 """Training a recommender from a configuration (`train`), in steps that `update` reuses, and
 evaluating a run (`evaluate`).
 
-A run is: a configuration resolved once (`mmrec_tf.training.config.resolve_config`),
+A run is: a configuration resolved once (`mmrec_tf.training.run_config.resolve_config`),
 its dataset numbered as the model learns it, and `fit_run`: read the model's
 inputs (`ModelInputs`), build the model or restore its last checkpoint, fit
 it epoch by epoch into the run directory (`RunRecorder`).
@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 
 from mmrec_tf.data.identity import DataIdentity
-from mmrec_tf.training.config import ConfigError, RunConfig, read_config_file, resolve_config
+from mmrec_tf.training.config import ConfigError, read_config_file
 from mmrec_tf.training.distribution import (
     distributed_batches,
     fit_distributed,
@@ -26,6 +26,7 @@ from mmrec_tf.training.distribution import (
 from mmrec_tf.training.inputs import ModelInputs
 from mmrec_tf.training.lazy_adam import LazyAdam
 from mmrec_tf.training.recorder import RunRecorder, is_complete
+from mmrec_tf.training.run_config import RunConfig, resolve_config
 from mmrec_tf.training.run_directory import RunDirectory, RunError
 
 # The configuration's `"optimizer"` (mmrec_tf.names.OPTIMIZERS) and what it builds.

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from mmrec_tf.data.feature_cache import FeatureCache
-from mmrec_tf.training.config import ConfigError, configuration_of, resolve_config
+from mmrec_tf.training.config import ConfigError
+from mmrec_tf.training.run_config import configuration_of, resolve_config
 from mmrec_tf.training.run_directory import IDENTITY, RunDirectory, RunError
 from mmrec_tf.training.train import build_model, fit_run
 
