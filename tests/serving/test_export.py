@@ -9,36 +9,40 @@ import tensorflow as tf
 from cli_process import assert_clean_success, run_cli
 from quantization_reference import dequantized
 
+from mmrec_tf.cli import main
 from mmrec_tf.data import bpr_triples, load_dataset
 from mmrec_tf.models import MultimodalRecommender
 from mmrec_tf.serving import export_recommender
 
 # Runs in a fresh interpreter: TensorFlow only, and proves mmrec_tf was never imported.
+# Its arguments: SAVED_MODEL REQUEST OUT, for each SavedModel it serves in turn.
 SERVE = """
 import json, sys
 import numpy as np
 import tensorflow as tf
 
-request = json.loads(sys.argv[2])
-served = tf.saved_model.load(sys.argv[1])
-out = served.signatures["serving_default"](
-    user_id=tf.constant(request["users"]), k=tf.constant(request["k"], tf.int32)
-)
-large = served.recommend(tf.constant(request["users"][:1]), tf.constant(10**6, tf.int32))
-unknown = served.recommend(tf.constant(["no-such-user"]), tf.constant(10**6, tf.int32))
-scores = served.score(tf.constant(request["pairs"][0]), tf.constant(request["pairs"][1]))["score"]
+for saved_model, request, saved in zip(*[iter(sys.argv[1:])] * 3, strict=True):
+    request = json.loads(request)
+    served = tf.saved_model.load(saved_model)
+    out = served.signatures["serving_default"](
+        user_id=tf.constant(request["users"]), k=tf.constant(request["k"], tf.int32)
+    )
+    large = served.recommend(tf.constant(request["users"][:1]), tf.constant(10**6, tf.int32))
+    unknown = served.recommend(tf.constant(["no-such-user"]), tf.constant(10**6, tf.int32))
+    pairs = request["pairs"]
+    scores = served.score(tf.constant(pairs[0]), tf.constant(pairs[1]))["score"]
+    np.savez(
+        saved,
+        item_id=out["item_id"].numpy().astype(str),
+        score=out["score"].numpy(),
+        large_items=large["item_id"].numpy().astype(str),
+        large_scores=large["score"].numpy(),
+        unknown_k=unknown["item_id"].shape[1],
+        known_user=out["known_user"].numpy(),
+        pair_scores=scores.numpy(),
+        signatures=np.array(sorted(served.signatures)),
+    )
 assert "mmrec_tf" not in sys.modules
-np.savez(
-    sys.argv[3],
-    item_id=out["item_id"].numpy().astype(str),
-    score=out["score"].numpy(),
-    large_items=large["item_id"].numpy().astype(str),
-    large_scores=large["score"].numpy(),
-    unknown_k=unknown["item_id"].shape[1],
-    known_user=out["known_user"].numpy(),
-    pair_scores=scores.numpy(),
-    signatures=np.array(sorted(served.signatures)),
-)
 """
 
 
@@ -53,26 +57,47 @@ def trained(demo_dir):
     return dataset, model
 
 
-def _serve(saved_model, request, tmp_path):
-    out = tmp_path / "served.npz"
-    args = [sys.executable, "-c", SERVE, str(saved_model), json.dumps(request), str(out)]
-    subprocess.run(args, check=True, capture_output=True)
-    return np.load(out)
+# The users whose top 10 the tests below ask each SavedModel for.
+USERS = [0, 5, 17]
 
 
-def test_exported_model_serves_what_the_model_ranks(trained, tmp_path):
-    dataset, model = trained
-    path = export_recommender(model, dataset, tmp_path / "saved")
-    users = [0, 5, 17]
-    pairs = ([dataset.user_ids[0], "no-such-user", dataset.user_ids[3]],) + (
-        [dataset.item_ids[4], dataset.item_ids[4], "no-such-item"],
-    )
-    request = {
-        "users": [dataset.user_ids[u] for u in users] + ["no-such-user"],
+def _requests(dataset):
+    """What each export is asked, by its quantization: the float32 one also for an
+    unknown user and pairs with an unknown user or item."""
+    users = [dataset.user_ids[u] for u in USERS]
+    exact = {
+        "users": users + ["no-such-user"],
         "k": 10,
-        "pairs": pairs,
+        "pairs": (
+            [dataset.user_ids[0], "no-such-user", dataset.user_ids[3]],
+            [dataset.item_ids[4], dataset.item_ids[4], "no-such-item"],
+        ),
     }
-    served = _serve(path, request, tmp_path)
+    quantized = {"users": users, "k": 10, "pairs": ([dataset.user_ids[0]], [dataset.item_ids[4]])}
+    return {None: exact, "float16": quantized, "int8": quantized}
+
+
+@pytest.fixture(scope="module")
+def exports(trained, tmp_path_factory):
+    """The trained model exported with its vectors in float32, float16 and int8, all
+    served by one fresh interpreter that imports TensorFlow alone (tests must not modify
+    the exports): {quantize: (SavedModel path, what it served)}."""
+    dataset, model = trained
+    root = tmp_path_factory.mktemp("exports")
+    args, paths = [sys.executable, "-c", SERVE], {}
+    for quantize, request in _requests(dataset).items():
+        paths[quantize] = export_recommender(
+            model, dataset, root / (quantize or "float32"), quantize=quantize
+        )
+        args += [paths[quantize], json.dumps(request), root / f"{quantize}.npz"]
+    subprocess.run(list(map(str, args)), check=True, capture_output=True)
+    return {q: (path, np.load(root / f"{q}.npz")) for q, path in paths.items()}
+
+
+def test_exported_model_serves_what_the_model_ranks(trained, exports):
+    dataset, model = trained
+    _, served = exports[None]
+    users = USERS
     assert set(served["signatures"]) == {
         "recommend",
         "score",
@@ -124,27 +149,31 @@ def test_export_refuses_a_used_directory_and_a_mismatched_dataset(trained, tmp_p
         export_recommender(model, other, tmp_path / "other")
 
 
+# Its arguments: REQUEST, then SAVED_MODEL OUT for each SavedModel it embeds with.
 EMBED = """
 import json, sys
 import numpy as np
 import tensorflow as tf
 
-request = json.loads(sys.argv[2])
-served = tf.saved_model.load(sys.argv[1])
-tower = tf.saved_model.load(sys.argv[1] + "/embed_items")
-texts = tf.constant(request["text"])
-images = tf.constant([open(p, "rb").read() if p else b"" for p in request["image"]])
-items = tower.signatures["serving_default"](text=texts, image=images)["item_vector"]
-users = served.embed_users(tf.constant(request["users"]))["user_vector"]
+request = json.loads(sys.argv[1])
+for saved_model, saved in zip(*[iter(sys.argv[2:])] * 2, strict=True):
+    served = tf.saved_model.load(saved_model)
+    tower = tf.saved_model.load(saved_model + "/embed_items")
+    texts = tf.constant(request["text"])
+    images = tf.constant([open(p, "rb").read() if p else b"" for p in request["image"]])
+    items = tower.signatures["serving_default"](text=texts, image=images)["item_vector"]
+    users = served.embed_users(tf.constant(request["users"]))["user_vector"]
+    np.savez(saved, items=items.numpy(), users=users.numpy())
 assert "mmrec_tf" not in sys.modules
-np.savez(sys.argv[3], items=items.numpy(), users=users.numpy())
 """
 
 
-@pytest.mark.parametrize("content_dtype, atol", [("float32", 1e-5), ("float16", 2e-2)])
-def test_embed_items_gives_an_end_to_end_models_content_vectors(
-    demo_dir, tmp_path, content_dtype, atol
-):
+@pytest.fixture(scope="module")
+def content_exports(demo_dir, tmp_path_factory):
+    """An end-to-end model of frozen encoders, exported with its content tower's
+    encoders stored in float32 and in float16, and what one fresh interpreter importing
+    TensorFlow alone embeds through each, raw files in (tests must not modify them):
+    (model, encoders, items embedded, {content_dtype: (SavedModel path, vectors)})."""
     from mmrec_tf.data import ImageOptions, ItemContent, ItemLoader, TextOptions
     from mmrec_tf.encoders import ImageEncoder, TextEncoder
 
@@ -166,14 +195,6 @@ def test_embed_items_gives_an_end_to_end_models_content_vectors(
     model = MultimodalRecommender.end_to_end(
         dataset, encoders, content, embedding_dim=8, standardize_features=True
     )
-    path = export_recommender(
-        model, dataset, tmp_path / "saved", content_options=options, content_dtype=content_dtype
-    )
-    # The encoders' weights are stored in content_dtype (the fusion's stay float32).
-    stored = tf.train.load_checkpoint(str(path / "embed_items" / "variables" / "variables"))
-    halves = sum(d == tf.float16 for d in stored.get_variable_to_dtype_map().values())
-    encoder_weights = sum(len(encoder.weights) for encoder in encoders.values())
-    assert halves == (encoder_weights if content_dtype == "float16" else 0)
     # Items with and without text or image: their raw files in, as if new.
     items = [
         i
@@ -188,10 +209,33 @@ def test_embed_items_gives_an_end_to_end_models_content_vectors(
         ],
         "users": [dataset.user_ids[0], "no-such-user"],
     }
-    out = tmp_path / "embedded.npz"
-    args = [sys.executable, "-c", EMBED, str(path), json.dumps(request), str(out)]
-    subprocess.run(args, check=True, capture_output=True)
-    served = np.load(out)
+    root = tmp_path_factory.mktemp("content_exports")
+    args, paths = [sys.executable, "-c", EMBED, json.dumps(request)], {}
+    for dtype in ("float32", "float16"):
+        paths[dtype] = export_recommender(
+            model, dataset, root / dtype, content_options=options, content_dtype=dtype
+        )
+        args += [paths[dtype], root / f"{dtype}.npz"]
+    subprocess.run(list(map(str, args)), check=True, capture_output=True)
+    return (
+        model,
+        encoders,
+        items,
+        {d: (path, np.load(root / f"{d}.npz")) for d, path in paths.items()},
+    )
+
+
+@pytest.mark.parametrize("content_dtype, atol", [("float32", 1e-5), ("float16", 2e-2)])
+def test_embed_items_gives_an_end_to_end_models_content_vectors(
+    content_exports, content_dtype, atol
+):
+    model, encoders, items, exported = content_exports
+    path, served = exported[content_dtype]
+    # The encoders' weights are stored in content_dtype (the fusion's stay float32).
+    stored = tf.train.load_checkpoint(str(path / "embed_items" / "variables" / "variables"))
+    halves = sum(d == tf.float16 for d in stored.get_variable_to_dtype_map().values())
+    encoder_weights = sum(len(encoder.weights) for encoder in encoders.values())
+    assert halves == (encoder_weights if content_dtype == "float16" else 0)
     expected = model.content_vectors().numpy()[items]
     np.testing.assert_allclose(served["items"], expected, atol=atol * np.abs(expected).max())
     users, _ = model.user_item_vectors()
@@ -204,17 +248,11 @@ def _size(folder):
 
 
 @pytest.mark.parametrize("quantize", ["float16", "int8"])
-def test_quantized_export_serves_the_dequantized_vectors(trained, quantize, tmp_path):
+def test_quantized_export_serves_the_dequantized_vectors(trained, exports, quantize):
     dataset, model = trained
-    full = export_recommender(model, dataset, tmp_path / "float32")
-    path = export_recommender(model, dataset, tmp_path / quantize, quantize=quantize)
-    users = [0, 5, 17]
-    request = {
-        "users": [dataset.user_ids[u] for u in users],
-        "k": 10,
-        "pairs": ([dataset.user_ids[0]], [dataset.item_ids[4]]),
-    }
-    served = _serve(path, request, tmp_path)  # TensorFlow alone, no mmrec_tf
+    full, _ = exports[None]
+    path, served = exports[quantize]  # served by TensorFlow alone, no mmrec_tf
+    users = USERS
     user_vectors, item_vectors = (v.numpy() for v in model.inference_vectors())
     users_q = dequantized(user_vectors, quantize)[users]
     items_q = dequantized(item_vectors, quantize)
@@ -235,11 +273,11 @@ def test_quantized_export_serves_the_dequantized_vectors(trained, quantize, tmp_
     assert saved == pytest.approx(1.0, abs=0.05)
 
 
-def test_recommend_with_k_of_zero_or_less_gives_empty_results(trained, tmp_path):
+def test_recommend_with_k_of_zero_or_less_gives_empty_results(trained, exports):
     import tensorflow as tf
 
-    dataset, model = trained
-    served = tf.saved_model.load(str(export_recommender(model, dataset, tmp_path / "saved")))
+    dataset, _ = trained
+    served = tf.saved_model.load(str(exports[None][0]))
     users = tf.constant([dataset.user_ids[0], "no-such-user"])
     for k in (0, -3):
         out = served.recommend(users, tf.constant(k, tf.int32))
@@ -247,14 +285,31 @@ def test_recommend_with_k_of_zero_or_less_gives_empty_results(trained, tmp_path)
     assert served.recommend(users, tf.constant(1, tf.int32))["item_id"].shape == (2, 1)
 
 
-def _cli_export(trained, tmp_path, *options, out="saved"):
-    """`mmrec-tf export` of the trained model (saved once) with `options`, into
-    tmp_path/out: the process's result."""
+def _export_args(trained, tmp_path, *options, out="saved"):
+    """The arguments of `mmrec-tf export` of the trained model (saved once) with
+    `options`, into tmp_path/out."""
     dataset, model = trained
     if not (tmp_path / "model.keras").exists():
         model.save(tmp_path / "model.keras")
     common = ("export", "--model", tmp_path / "model.keras", "--data", dataset.root)
-    return run_cli(*common, *options, "--out", tmp_path / out)
+    return [str(arg) for arg in (*common, *options, "--out", tmp_path / out)]
+
+
+def _cli_export(trained, tmp_path, *options, out="saved"):
+    """`mmrec-tf export` of the trained model with `options`, into tmp_path/out, in its
+    own process: the process's result."""
+    return run_cli(*_export_args(trained, tmp_path, *options, out=out))
+
+
+def _refused_export(trained, tmp_path, capsys, *options, out="saved"):
+    """The one line of `mmrec-tf export` refusing `options`, run in this process (the
+    refusal needs no fresh one): it exits with status 2 and writes nothing."""
+    capsys.readouterr()
+    assert main(_export_args(trained, tmp_path, *options, out=out)) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.count("\n") == 1, printed
+    assert printed.err.startswith("mmrec-tf: error: ") and not (tmp_path / out).exists()
+    return printed.err
 
 
 def _assert_recommends_three(dataset, saved):
@@ -264,6 +319,7 @@ def _assert_recommends_three(dataset, saved):
     assert len(printed.strip().splitlines()) == 3
 
 
+@pytest.mark.large  # two processes: the export, then recommend
 def test_a_float16_export_and_its_recommendations_print_no_tensorflow_logging(trained, tmp_path):
     """float16 vectors run operations that oneDNN lacks on CPUs without AVX-512 FP16,
     and TensorFlow logs an error line for each process that runs them."""
@@ -272,14 +328,16 @@ def test_a_float16_export_and_its_recommendations_print_no_tensorflow_logging(tr
     _assert_recommends_three(trained[0], tmp_path / "saved")
 
 
-def test_export_with_a_partitioned_index_from_the_command_line(trained, tmp_path):
+@pytest.mark.large  # three processes, two of them exporting a partitioned index
+def test_export_with_a_partitioned_index_from_the_command_line(trained, tmp_path, capsys):
     index = ("--index", "partitioned", "--partitions", "6", "--probe", "2")
     exported = _cli_export(trained, tmp_path, *index)
     assert "partitioned index: 6 partitions, 2 probed" in assert_clean_success(exported)
     _assert_recommends_three(trained[0], tmp_path / "saved")
-    refused = _cli_export(trained, tmp_path, "--index", "exact", "--probe", "2", out="exact")
-    assert refused.returncode == 2 and not (tmp_path / "exact").exists()
-    assert "settings of a partitioned index (--index partitioned)" in refused.stderr
+    refused = _refused_export(
+        trained, tmp_path, capsys, "--index", "exact", "--probe", "2", out="exact"
+    )
+    assert "settings of a partitioned index (--index partitioned)" in refused
     # More partitions than the demo's 200 items: one per item, and said so.
     capped = _cli_export(
         trained, tmp_path, "--index", "partitioned", "--partitions", "500", out="c"
@@ -287,19 +345,18 @@ def test_export_with_a_partitioned_index_from_the_command_line(trained, tmp_path
     assert "200 partitions, 16 probed" in assert_clean_success(capped)
 
 
-def test_an_unknown_index_is_refused_in_one_line(trained, tmp_path):
-    refused = _cli_export(trained, tmp_path, "--index", "ivf")
-    assert refused.returncode == 2 and not (tmp_path / "saved").exists()
-    assert "the index (--index) must be one of exact, partitioned; received 'ivf'" in refused.stderr
+def test_an_unknown_index_is_refused_in_one_line(trained, tmp_path, capsys):
+    refused = _refused_export(trained, tmp_path, capsys, "--index", "ivf")
+    assert "the index (--index) must be one of exact, partitioned; received 'ivf'" in refused
 
 
-def test_an_export_without_titles_names_items_by_id(trained, tmp_path):
+def test_an_export_without_titles_names_items_by_id(trained, exports, tmp_path):
     import tensorflow as tf
 
     dataset, model = trained
     title = dataset.metadata["title"][2]  # the demo's items have titles
     assert title != dataset.item_ids[2]
-    with_titles = export_recommender(model, dataset, tmp_path / "titles")
+    with_titles, _ = exports[None]  # the default export: with titles
     without = export_recommender(model, dataset, tmp_path / "ids", titles=False)
     asked = tf.constant([dataset.item_ids[2], "no-such-item"])
     loaded = [tf.saved_model.load(str(path)) for path in (with_titles, without)]
