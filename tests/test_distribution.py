@@ -26,15 +26,12 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def workspace(demo_dir, tmp_path_factory):
-    from mmrec_tf.encoders.extract import extract_features
-
+def workspace(demo_dir, demo_features, tmp_path_factory):
+    """The demo, its builtin text and image features (the session's) and CONFIG."""
     root = tmp_path_factory.mktemp("distribution")
-    for modality in ("text", "image"):
-        extract_features(demo_dir, modality, "builtin", root / "features", progress=False)
     config = root / "config.json"
     config.write_text(json.dumps(CONFIG))
-    return {"data": demo_dir, "features": root / "features", "config": config, "root": root}
+    return {"data": demo_dir, "features": demo_features, "config": config, "root": root}
 
 
 @pytest.fixture(scope="module")

@@ -24,12 +24,10 @@ CONFIG = {
 }
 
 
-def test_interrupted_and_killed_runs_resume_to_the_uninterrupted_result(demo_dir, tmp_path):
-    from mmrec_tf.encoders.extract import extract_features
-
-    features = tmp_path / "features"
-    for modality in ("text", "image"):
-        extract_features(demo_dir, modality, "builtin", features, progress=False)
+def test_interrupted_and_killed_runs_resume_to_the_uninterrupted_result(
+    demo_dir, demo_features, tmp_path
+):
+    features = demo_features  # the demo's builtin text and image features
     config = tmp_path / "config.json"
     config.write_text(json.dumps(CONFIG))
 

@@ -19,11 +19,10 @@ MODALITY = "text"
 
 
 @pytest.fixture(scope="module")
-def whole(demo_dir, tmp_path_factory):
-    """One unsharded extraction: what the merged shards must equal."""
-    out = tmp_path_factory.mktemp("whole")
-    extract_features(demo_dir, MODALITY, "builtin", out, progress=False)
-    return FeatureCache(out)
+def whole(demo_features):
+    """One unsharded extraction (the session's builtin features of the demo): what the
+    merged shards must equal. Tests must not modify it."""
+    return FeatureCache(demo_features)
 
 
 @pytest.fixture(scope="module")
