@@ -11,9 +11,15 @@ import tensorflow as tf
 import mmrec_tf
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(mmrec_tf.__path__, "mmrec_tf."))
+# Examples that generate the demo dataset and train a model on it with XLA (over 10 s on
+# 2 cores): the full suite runs them, the fast lane does not.
+TRAINING_EXAMPLES = {"mmrec_tf.models.history_recommender"}
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(m, marks=pytest.mark.large) if m in TRAINING_EXAMPLES else m for m in MODULES],
+)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(

@@ -71,6 +71,7 @@ def _write_config(path, **changes):
     return path
 
 
+@pytest.mark.large  # `mmrec-tf train` in its own process, to the target epsilon
 def test_train_reports_the_privacy_spent(demo_dir, tmp_path):
     config = _write_config(tmp_path / "private.json")
     result = run_cli("train", "--data", demo_dir, "--config", config, "--out", tmp_path / "run")

@@ -36,6 +36,7 @@ def test_the_loss_is_the_formula(demo_dir):
     assert loss == pytest.approx(0.75 * 4.0 * divergence + 0.25 * bpr, rel=1e-4)
 
 
+@pytest.mark.large  # three models trained 20 epochs each, to a target
 def test_a_distilled_student_ranks_closer_to_its_teacher(demo_dir):
     dataset = load_dataset(demo_dir)
     teacher = _mf(dataset, 32, 0)
