@@ -30,6 +30,19 @@ def pytest_configure(config):
         )
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (setup.cfg's addopts): two worker processes, each given a test file at a
+    time (`--dist loadfile`: a module's fixtures are built once), when the whole suite or
+    a lane of it runs; none when tests are named on the command line, where a worker's
+    start-up (TensorFlow's import, the session's fixtures) costs more than it saves.
+    Two: the suite was measured on 2 cores, and each worker holds its own TensorFlow.
+    `-n N` on the command line overrides this."""
+    if config.args_source is not pytest.Config.ArgsSource.TESTPATHS:
+        return 0
+    return 2 if len(os.sched_getaffinity(0)) >= 2 else 0
+
+
 def _ml100k_mm_dir() -> Path | None:
     root = os.environ.get("MMREC_DATA_DIR")
     if not root:
