@@ -103,15 +103,20 @@ def resolve_config(
 
 
 def _feature_encoders(features: str) -> dict:
-    """{modality: {"spec", "weights_sha256"}} of the features folder's modalities (a
-    folder without features is named by the step that reads them)."""
+    """{modality: {"spec", "weights_sha256"}} of the features folder's modalities, as
+    their metadata records them. A folder, file or key that is missing or damaged is
+    left to the step that reads the features, which names it."""
     from mmrec_tf.data.feature_cache import FeatureCache
 
     cache = FeatureCache(features)
-    made_by = {m: cache.metadata(m) for m in cache.modalities()} if cache.folder.is_dir() else {}
-    return {
-        m: {key: made[key] for key in ("spec", "weights_sha256")} for m, made in made_by.items()
-    }
+    made_by = {}
+    for modality in cache.modalities() if cache.folder.is_dir() else ():
+        try:
+            metadata = cache.metadata(modality)
+        except (OSError, ValueError):
+            continue
+        made_by[modality] = {key: metadata.get(key) for key in ("spec", "weights_sha256")}
+    return made_by
 
 
 def configuration_of(run_config: dict) -> dict:

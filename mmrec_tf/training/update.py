@@ -189,8 +189,9 @@ def _check_features(made_by, features_dir, modality, dataset) -> None:
             f"`mmrec-tf extract-features --modality {modality} --append` on the grown dataset"
         )
     for key in ("spec", "weights_sha256"):
-        if made_by is not None and made_by[key] != metadata[key]:
+        recorded = (made_by or {}).get(key)
+        if recorded is not None and recorded != metadata.get(key):
             raise ValueError(
-                f"{where} was extracted by another encoder ({key} {metadata[key]!r}) than "
-                f"the run's {modality} features ({made_by[key]!r})"
+                f"{where} was extracted by another encoder ({key} {metadata.get(key)!r}) "
+                f"than the run's {modality} features ({recorded!r})"
             )
