@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 from recommender_testing import run_recommender_test
 
@@ -19,6 +20,7 @@ def test_vectors_are_the_layer_mean_of_normalised_propagation():
     np.testing.assert_allclose(item_vectors, expected[3:], atol=1e-6)
 
 
+@pytest.mark.large  # 15 epochs of graph propagation, to beat MostPopular
 def test_trains_beats_most_popular_and_serves_after_reload(demo_dir, tmp_path):
     dataset = load_dataset(demo_dir)
     run_recommender_test(LightGCN, dataset, tmp_path=tmp_path, embedding_dim=16)

@@ -47,6 +47,7 @@ def test_training_beats_most_popular_and_saves(demo_dir, tmp_path):
     run_recommender_test(MatrixFactorization, dataset, tmp_path=tmp_path, embedding_dim=16)
 
 
+@pytest.mark.large  # up to 40 epochs with an evaluation each, to the best epoch
 def test_early_stopping_on_validation_recall(demo_dir):
     keras.utils.set_random_seed(0)
     dataset = load_dataset(demo_dir)
