@@ -34,7 +34,14 @@ def earlier_dataset(root, out, new_items=10, new_users=5, new_interactions=0.1) 
     rows = [r for r in rows if r["item_id"] in known and r["user_id"] not in gone_users]
     latest = sorted(range(len(rows)), key=lambda i: int(rows[i]["timestamp"]))
     dropped = set(latest[len(rows) - int(new_interactions * len(rows)) :])
-    _write(out / "interactions.csv", header, [r for i, r in enumerate(rows) if i not in dropped])
+    kept_rows = [r for i, r in enumerate(rows) if i not in dropped]
+    _write(out / "interactions.csv", header, kept_rows)
+    # What the tests build on: the earlier items are the grown dataset's first rows,
+    # and the earlier dataset has none of the new users or items.
+    assert [r["item_id"] for r in kept_items] == [r["item_id"] for r in items][: len(kept_items)]
+    assert not gone_users & {r["user_id"] for r in kept_rows}
+    assert {r["item_id"] for r in kept_rows} <= known
+    assert len(kept_rows) == len(rows) - len(dropped)
     return out
 
 

@@ -21,6 +21,8 @@ moments): new rows start at zero, as a fresh optimizer's would.
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 
@@ -54,11 +56,8 @@ def grow_model(trained, grown) -> None:
             _check_shapes(old, new, "weight")
             new.assign(value)
             continue
-        parts = []
-        for kind, known in _split(value, SEGMENTS[role], trained):
-            count = _count(grown, kind) - len(known)
-            parts += [known, np.repeat(NEW_ROWS[kind](known, has_content)[None], count, axis=0)]
-        new.assign(np.concatenate(parts).astype(value.dtype))
+        new_row = functools.partial(_new_row, has_content=has_content)
+        new.assign(_grown_table(value, SEGMENTS[role], trained, grown, new_row))
 
 
 def grow_optimizer(trained_optimizer, optimizer, trained, grown) -> None:
@@ -78,10 +77,21 @@ def grow_optimizer(trained_optimizer, optimizer, trained, grown) -> None:
             _check_shapes(old, new, "optimizer variable")
             new.assign(value)
             continue
-        parts = []
-        for kind, known in _split(value, layout, trained):
-            parts += [known, np.zeros((_count(grown, kind) - len(known), *known.shape[1:]))]
-        new.assign(np.concatenate(parts).astype(value.dtype))
+        new.assign(_grown_table(value, layout, trained, grown, lambda kind, known: 0 * known[0]))
+
+
+def _new_row(kind, known, has_content):
+    return NEW_ROWS[kind](known, has_content)
+
+
+def _grown_table(value, segments, trained, grown, new_row) -> np.ndarray:
+    """`value`, a table of `trained` laid out as `segments`, with each segment's new rows
+    (`new_row(kind, known rows)`, repeated) after its known ones, as `grown` lays it."""
+    parts = []
+    for kind, known in _split(value, segments, trained):
+        count = _count(grown, kind) - len(known)
+        parts += [known, np.repeat(new_row(kind, known)[None], count, axis=0)]
+    return np.concatenate(parts).astype(value.dtype)
 
 
 def _roles(model) -> dict:

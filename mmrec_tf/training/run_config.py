@@ -96,13 +96,13 @@ def resolve_config(
                 )
         config = resumed_config(saved, config, source)
         update = saved.get("update")
-    encoders = None if paths["features"] is None else _feature_encoders(paths["features"])
+    encoders = None if paths["features"] is None else feature_encoders(paths["features"])
     config = {**config, **paths, "feature_encoders": encoders, "update": update}
     _check_combinations(config, source)
     return RunConfig(config)
 
 
-def _feature_encoders(features: str) -> dict:
+def feature_encoders(features: str) -> dict:
     """{modality: {"spec", "weights_sha256"}} of the features folder's modalities, as
     their metadata records them. A folder, file or key that is missing or damaged is
     left to the step that reads the features, which names it."""

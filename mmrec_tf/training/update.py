@@ -28,7 +28,7 @@ import numpy as np
 
 from mmrec_tf.data.feature_cache import FeatureCache
 from mmrec_tf.training.config import ConfigError
-from mmrec_tf.training.run_config import configuration_of, resolve_config
+from mmrec_tf.training.run_config import configuration_of, feature_encoders, resolve_config
 from mmrec_tf.training.run_directory import IDENTITY, RunDirectory, RunError
 from mmrec_tf.training.train import build_model, fit_run
 
@@ -110,7 +110,8 @@ def update(
         raise RunError(f"{source.path} has no {IDENTITY} (trained before runs recorded their ids)")
     dataset = identity.grown(load_dataset(data), str(source.path / IDENTITY))
     if features_dir is not None:
-        made_by = saved.get("feature_encoders") or _made_by(saved["features"])
+        # A run from before runs named their encoders: its features folder, if still there.
+        made_by = saved.get("feature_encoders") or feature_encoders(saved["features"])
         for modality in config["modalities"] or FeatureCache(features_dir).modalities():
             _check_features(made_by.get(modality), features_dir, modality, dataset)
     replay, seed = config["update"]["replay"], config["seed"]
@@ -167,13 +168,6 @@ def _check_updatable(source, saved: dict, features_dir) -> None:
             f"{source.path} reads features ({saved['features']}): pass --features, the "
             "grown dataset's (extract-features --append adds the new items' rows)"
         )
-
-
-def _made_by(features_dir) -> dict:
-    """The encoders of a run recorded before runs named theirs: from its features
-    folder, if it is still there."""
-    cache = FeatureCache(features_dir)
-    return {m: cache.metadata(m) for m in cache.modalities()} if cache.folder.is_dir() else {}
 
 
 def _check_features(made_by, features_dir, modality, dataset) -> None:
