@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -77,6 +78,9 @@ def stop_after(args, run, epochs, sig):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A pytest-xdist worker ignores SIGINT, and a child inherits that: Ctrl-C as a
+        # user's shell delivers it needs the default disposition back.
+        preexec_fn=_default_interrupt,
     )
     deadline = time.monotonic() + 300
     while epochs_done(run) < epochs and process.poll() is None:
@@ -86,6 +90,10 @@ def stop_after(args, run, epochs, sig):
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=120)
     return process.returncode, stderr
+
+
+def _default_interrupt():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_log(run) -> list[dict]:
