@@ -161,6 +161,21 @@ class ContentTower(keras.layers.Layer):
         has_content = ops.any(mask, axis=1, keepdims=True)
         return ops.where(has_content, fused, ops.zeros_like(fused))
 
+    def modality_parts(self, features, present, training=None):
+        """(c [n, d], parts [n, M, d]): the content vectors (`call`) and, for each
+        modality m (in `modalities` order), what it brings to them,
+
+            parts[:, m] = c − c⁽⁻ᵐ⁾,   c⁽⁻ᵐ⁾ the vector with m blanked (present 0),
+
+        so 0 for an item without m, and c itself for an item whose only modality
+        is m. What explanations read (`Recommender.explanation_parts`)."""
+        content = self(features, present, training=training)
+        parts = [
+            content - self(features, {**present, m: ops.zeros_like(present[m])}, training=training)
+            for m in self.modalities
+        ]
+        return content, ops.stack(parts, axis=1)
+
     def get_config(self):
         return {
             **super().get_config(),

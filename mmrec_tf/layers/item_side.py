@@ -153,6 +153,15 @@ class ItemSide(keras.layers.Layer):
         vectors = ops.reshape(self._combined(content, ids), shape)
         return vectors, None if content is None else ops.reshape(content, shape)
 
+    def content_parts_at(self, indices):
+        """`ContentTower.modality_parts` of the items `indices` (int [n]): (content
+        vectors [n, d], modality parts [n, M, d]); None without content."""
+        if self.content_tower is None:
+            return None
+        features = {m: ops.take(self.features[m], indices, axis=0) for m in self.modalities}
+        present = {m: ops.take(self.present[m], indices, axis=0) for m in self.modalities}
+        return self.content_tower.modality_parts(features, present, training=False)
+
     def content_at(self, indices, training=None):
         """The content vectors [..., d] of the items `indices` (None without content)."""
         return self.vectors_at(indices, training)[1]

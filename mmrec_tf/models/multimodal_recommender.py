@@ -239,11 +239,22 @@ class MultimodalRecommender(Recommender):
         # [num_items, modalities, d] activations (GBs for a million items): in
         # chunks, only the result is whole.
         rows = self._compiled("_item_rows_function", self.item_vectors_at)
-        chunks = [
-            rows(np.arange(start, min(start + ITEMS_PER_CHUNK, self.num_items), dtype=np.int32))
-            for start in range(0, self.num_items, ITEMS_PER_CHUNK)
-        ]
+        chunks = [rows(indices) for indices in self._item_chunks()]
         return ops.convert_to_tensor(self.user_side.table()), ops.concatenate(chunks, axis=0)
+
+    def explanation_parts(self):
+        if self.item_side.content_tower is None:
+            return None
+        parts = self._compiled("_explanation_parts_function", self.item_side.content_parts_at)
+        chunks = [parts(indices) for indices in self._item_chunks()]
+        return tuple(
+            np.concatenate([ops.convert_to_numpy(chunk[j]) for chunk in chunks]) for j in (0, 1)
+        )
+
+    def _item_chunks(self):
+        """Item indices in chunks of `ITEMS_PER_CHUNK`."""
+        for start in range(0, self.num_items, ITEMS_PER_CHUNK):
+            yield np.arange(start, min(start + ITEMS_PER_CHUNK, self.num_items), dtype=np.int32)
 
     def content_vectors(self, training=None, features=None):
         """[num_items, embedding_dim] from the items' modalities (`features` replaces

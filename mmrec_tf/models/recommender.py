@@ -126,6 +126,15 @@ class Recommender(keras.Model):
         vector inside a SavedModel (`recommend_from_history`); None for none."""
         return None
 
+    def explanation_parts(self):
+        """What explanations read of the items (`mmrec_tf.serving.explanations`):
+        `(content [num_items, d], modality_parts [num_items, M, d])` as NumPy arrays:
+        the part of each item's vector that its own content gives (the vector it
+        would have as a new item, with no interactions) and, for each of
+        `modalities`, what that modality brings to it (`ContentTower.modality_parts`);
+        None for a model whose items have no content."""
+        return None
+
     def serving_users(self, dataset, seen_splits, users, items):
         """(user vectors [num_users, d], known bool [num_users]) for export, from
         `inference_vectors()` (`users`, `items`): each user's trained row; known are

@@ -72,6 +72,13 @@ class VBPR(Recommender):
         items = ops.concatenate([self.item_embedding, self.projection(self.features)], axis=1)
         return self.user_embedding, items
 
+    def explanation_parts(self):
+        """The content half of the item vectors, [0 ; E f_i]; no per-modality parts
+        (the modalities are concatenated before E)."""
+        content = ops.convert_to_numpy(self.projection(self.features))
+        content = np.concatenate([np.zeros_like(content), content], axis=1)
+        return content, np.zeros((self.num_items, 0, content.shape[1]), np.float32)
+
     def growth_roles(self) -> list:
         return [
             (self.user_embedding, "users"),

@@ -11,7 +11,9 @@ import numpy as np
 import tensorflow as tf
 
 from mmrec_tf.data.dataset import MultimodalDataset
+from mmrec_tf.data.histories import Sequences
 from mmrec_tf.serving.catalogue_search import default_search
+from mmrec_tf.serving.explanations import ItemParts
 from mmrec_tf.serving.serving_tables import HistoryServingTables, ServingTables
 
 
@@ -53,6 +55,11 @@ def export_recommender(
       keeps the titles out of the SavedModel); "" for an unknown id.
     * `embed_users(user_id: string [B])` → `user_vector` float32 [B, d]: user vectors
       (zeros for an unknown user).
+    * `explain(user_id: string [B], item_id: string [B])` → `past_item_id` string
+      [B, P], `past_share` float32 [B, P], `modality_share` float32 [B, M],
+      `modalities` string [M], `content_share` float32 [B], `score` float32 [B]:
+      why the model scores the item for the user (`mmrec_tf.serving.explanations`
+      says what each share means; docs/explanations.md).
 
     `quantize` (`"float16"` or `"int8"`, see `VectorTable`) stores the user
     and item vectors in 16 or 8 bits (int8 with one scale per row), read back
@@ -81,6 +88,10 @@ def export_recommender(
       `ignored_items`; the latest `history_length` known items are read; the
       history's items are never recommended (k' as for `recommend`); a history
       with no known item gets the most popular items.
+    * `explain_from_history(item_ids: string [B, L], item_id: string [B])` →
+      `past_share` [B, L] (aligned with the history's positions; 0 for padding,
+      unknown ids and items older than the window), `modality_share`,
+      `modalities`, `content_share` and `score` as `explain`'s.
 
     For a `MultimodalRecommender` given `content_encoders` (the encoders its
     features were extracted with; an end-to-end model's own by default) and
@@ -105,6 +116,41 @@ def export_recommender(
     nothing else, and needs no mmrec_tf. `path` must not exist or be empty;
     everything is written beside it and renamed into place.
     """
+    tables = serving_tables(
+        model,
+        dataset,
+        seen_splits=seen_splits,
+        quantize=quantize,
+        search=index or default_search(dataset.num_items),
+        partitions=partitions,
+        probe=probe,
+        titles=titles,
+    )
+    content = None
+    encoders = content_encoders or model.content_encoders()
+    if encoders:
+        from mmrec_tf.serving.content import ContentEmbedding, in_dtype
+
+        encoders = {m: in_dtype(encoder, content_dtype) for m, encoder in encoders.items()}
+        content = ContentEmbedding(model, encoders, content_options)
+    elif content_dtype != "float32":
+        raise ValueError(f"content_dtype={content_dtype!r}: the model has no content tower")
+    return write_saved_model(tables, path, content)
+
+
+def serving_tables(
+    model,
+    dataset: MultimodalDataset,
+    *,
+    seen_splits: Sequence[str] = ("train",),
+    quantize: str | None = None,
+    search: str = "exact",
+    partitions: int | None = None,
+    probe: int | None = None,
+    titles: bool = True,
+) -> ServingTables:
+    """What the SavedModel of `model` serves from (`export_recommender`'s arguments),
+    in memory: `mmrec_tf.serving.Explainer` explains with the same tables."""
     import keras
 
     users, items = model.inference_vectors()
@@ -121,9 +167,14 @@ def export_recommender(
     # training interactions, or a history in the seen splits (a model that reads them).
     users, known_users = model.serving_users(dataset, seen_splits, users, items)
     history = model.history_reader()
+    reading = ()
+    if history is not None:
+        encoder, length = history
+        latest = Sequences.from_dataset(dataset, list(seen_splits)).latest(length + 1)
+        reading = (encoder, length, latest)
     tables_class = ServingTables if history is None else HistoryServingTables
-    tables = tables_class(
-        *(history or ()),
+    return tables_class(
+        *reading,
         dataset.user_ids,
         dataset.item_ids,
         users.astype(np.float32),
@@ -133,20 +184,11 @@ def export_recommender(
         dataset.metadata.get("title") if titles else None,
         quantize=quantize,
         known_users=known_users,
-        search=index or default_search(dataset.num_items),
+        search=search,
         partitions=partitions,
         probe=probe,
+        item_parts=ItemParts.of(model, quantize),
     )
-    content = None
-    encoders = content_encoders or model.content_encoders()
-    if encoders:
-        from mmrec_tf.serving.content import ContentEmbedding, in_dtype
-
-        encoders = {m: in_dtype(encoder, content_dtype) for m, encoder in encoders.items()}
-        content = ContentEmbedding(model, encoders, content_options)
-    elif content_dtype != "float32":
-        raise ValueError(f"content_dtype={content_dtype!r}: the model has no content tower")
-    return write_saved_model(tables, path, content)
 
 
 CONTENT_TOWER = "embed_items"
@@ -181,12 +223,20 @@ def write_saved_model(tables: ServingTables, path: str | os.PathLike, content=No
         ],
         "title": [tf.TensorSpec([None], tf.string, name="item_id")],
         "embed_users": [tf.TensorSpec([None], tf.string, name="user_id")],
+        "explain": [
+            tf.TensorSpec([None], tf.string, name="user_id"),
+            tf.TensorSpec([None], tf.string, name="item_id"),
+        ],
     }
     if isinstance(tables, HistoryServingTables):
         archive.track(tables.history_encoder)
         endpoints["recommend_from_history"] = [
             tf.TensorSpec([None, None], tf.string, name="item_ids"),
             tf.TensorSpec([], tf.int32, name="k"),
+        ]
+        endpoints["explain_from_history"] = [
+            tf.TensorSpec([None, None], tf.string, name="item_ids"),
+            tf.TensorSpec([None], tf.string, name="item_id"),
         ]
     # A search that probes takes `probe` too: an optional input from Python (a second
     # trace of the same function) and a named signature of its own.

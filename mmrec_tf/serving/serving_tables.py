@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from mmrec_tf.data.histories import latest_known
 from mmrec_tf.serving.catalogue_search import SEARCHES, is_seen
+from mmrec_tf.serving.explanations import leave_one_out, shares
 from mmrec_tf.serving.seen_items import SeenItems
 from mmrec_tf.serving.vector_table import VectorTable
 
@@ -19,7 +20,8 @@ class ServingTables(tf.Module):
     search of the item vectors for the user's (`search`, one of
     `catalogue_search.SEARCHES`: every item scored, or a partitioned index).
     Seen items are a `SeenItems` table. `titles` None keeps no titles: `title`
-    then gives the item id.
+    then gives the item id. `item_parts` (an `explanations.ItemParts`, None for
+    items without content) is what `explain` reads of the items.
     """
 
     def __init__(
@@ -36,8 +38,10 @@ class ServingTables(tf.Module):
         search="exact",
         partitions=None,
         probe=None,
+        item_parts=None,
     ):
         super().__init__(name="serving_tables")
+        self.item_parts = item_parts
         self.user_lookup = _id_lookup(user_ids)
         # Users of the dataset the model has nothing of (no trained row, no history) are
         # unknown users, served the popular items (less the ones they have seen).
@@ -118,6 +122,57 @@ class ServingTables(tf.Module):
         vectors = self.user_vectors.rows(users)
         return {"user_vector": tf.where(known[:, None], vectors, tf.zeros_like(vectors))}
 
+    def explain(self, user_id, item_id):
+        """Why the users `user_id` [B] get the items `item_id` [B] (see
+        `mmrec_tf.serving.explanations`): `past_item_id` string [B, P] and
+        `past_share` [B, P] (the user's items, "" and 0 past the last),
+        `modality_share` [B, M] (M = len(`modalities`)), `content_share` [B] and
+        `score` [B]; shares 0 and score NaN for an unknown user or item."""
+        index, in_dataset, known = self._users(user_id)
+        past = self._past_items(index, in_dataset)
+        explained = self._explanation(
+            self.user_vectors.rows(index), known, item_id, past, self._past_contributions(past)
+        )
+        present = (past >= 0) & tf.math.is_finite(explained["score"])[:, None]
+        past_ids = tf.gather(self.item_ids, tf.maximum(past, 0))
+        return {"past_item_id": tf.where(present, past_ids, ""), **explained}
+
+    def _past_items(self, index, in_dataset):
+        """The items an explanation weighs: the user's seen items, int32 [B, S], −1 pads."""
+        seen = self._seen(index, in_dataset)
+        return tf.where(seen < self.item_vectors.num_rows(), seen, -1)
+
+    def _past_contributions(self, past):
+        """A function from item vectors [B, d] to φ [B, P] of the items `past`: for users
+        who are fitted rows, how the model relates each past item to the item, vⱼ · vᵢ."""
+        return lambda items: tf.einsum(
+            "bpd,bd->bp", self.item_vectors.rows(tf.maximum(past, 0)), items
+        )
+
+    def _explanation(self, users, known, item_id, past, contributions):
+        """`explain`'s outputs but the past items' ids, for users [B, d] (`known` [B])
+        whose past items are `past` (int [B, P], −1 pads)."""
+        rows = self.item_lookup.lookup(item_id)
+        valid = known & (rows >= 0)
+        rows = tf.maximum(rows, 0)
+        items = self.item_vectors.rows(rows)
+        scores = tf.reduce_sum(users * items, axis=-1)
+        past_share = shares(contributions(items), (past >= 0) & valid[:, None])
+        if self.item_parts is None:
+            batch = tf.shape(rows)[0]
+            modalities = tf.constant([], tf.string)
+            item = {"modality_share": tf.zeros([batch, 0]), "content_share": tf.zeros([batch])}
+        else:
+            modalities = self.item_parts.modalities
+            item = self.item_parts.shares(users, scores, rows)
+        return {
+            "past_share": past_share,
+            "modality_share": tf.where(valid[:, None], item["modality_share"], 0.0),
+            "modalities": modalities,
+            "content_share": tf.where(valid, item["content_share"], 0.0),
+            "score": tf.where(valid, scores, tf.constant(np.nan, tf.float32)),
+        }
+
     def title(self, item_id):
         items = self.item_lookup.lookup(item_id)
         titles = self.item_ids if self.item_titles is None else self.item_titles
@@ -125,21 +180,60 @@ class ServingTables(tf.Module):
 
 
 class HistoryServingTables(ServingTables):
-    """`ServingTables` of a model that reads histories, with `recommend_from_history`:
-    its history encoder and the item vectors encode any history in the SavedModel."""
+    """`ServingTables` of a model that reads histories, with `recommend_from_history`
+    and `explain_from_history`: its history encoder and the item vectors encode any
+    history in the SavedModel. `histories` (int [num_users, history_length + 1],
+    −1 pads) are the users' latest items in the seen splits, which `explain`
+    weighs (one more than the window: removing an item lets the next older in)."""
 
-    def __init__(self, history_encoder, history_length, *args, **kwargs):
+    def __init__(self, history_encoder, history_length, histories, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.history_encoder = history_encoder
         self.history_length = history_length
+        self.histories = tf.Variable(
+            np.asarray(histories, np.int32), trainable=False, name="histories"
+        )
+
+    def _encode(self, history):
+        """User vectors [n, d] of histories (item rows [n, history_length], −1 pads)."""
+        tokens = self.item_vectors.rows(tf.maximum(history, 0))
+        return self.history_encoder(tokens, mask=history >= 0, training=False)
+
+    def _past_items(self, index, in_dataset):
+        histories = tf.gather(self.histories, index)
+        return tf.where(in_dataset[:, None], histories, -1)
+
+    def _past_contributions(self, past):
+        def contributions(items):
+            return leave_one_out(self._encode, past, self.history_length, items)
+
+        return contributions
+
+    def explain(self, user_id, item_id):
+        # The oldest of the stored items lies outside the window: weighed, not shown.
+        return {
+            key: value[:, 1:] if key.startswith("past_") else value
+            for key, value in super().explain(user_id, item_id).items()
+        }
+
+    def explain_from_history(self, item_ids, item_id):
+        """Why a history (`item_ids` string [B, L], as `recommend_from_history` takes it)
+        gets the items `item_id` [B]: `past_share` [B, L], aligned with the history's
+        positions (0 for padding, unknown ids and items older than the window), and
+        `modality_share`, `modalities`, `content_share`, `score` as `explain`'s."""
+        index = self.item_lookup.lookup(item_ids)
+        history = latest_known(index, self.history_length)
+        known = tf.reduce_any(history >= 0, axis=1)
+        return self._explanation(
+            self._encode(history), known, item_id, index, self._past_contributions(index)
+        )
 
     def recommend_from_history(self, item_ids, k, probe=None):
         index = self.item_lookup.lookup(item_ids)
         ignored = tf.reduce_sum(tf.cast((index < 0) & (item_ids != ""), tf.int32), axis=1)
         history = latest_known(index, self.history_length)
         known = history >= 0
-        tokens = self.item_vectors.rows(tf.maximum(history, 0))
-        user = self.history_encoder(tokens, mask=known, training=False)
+        user = self._encode(history)
         # The history's items are seen: never recommended. Sorted, repeats as padding.
         seen = tf.sort(tf.where(known, history, self.item_vectors.num_rows()), axis=1)
         repeated = tf.concat([tf.zeros_like(seen[:, :1], bool), seen[:, 1:] == seen[:, :-1]], 1)

@@ -103,6 +103,7 @@ def test_exported_model_serves_what_the_model_ranks(trained, exports):
         "score",
         "title",
         "embed_users",
+        "explain",
         "serving_default",
     }
 
@@ -265,9 +266,11 @@ def test_quantized_export_serves_the_dequantized_vectors(trained, exports, quant
     np.testing.assert_allclose(
         served["score"], np.take_along_axis(scores, expected, axis=1), rtol=1e-5, atol=1e-5
     )
-    # The vectors take 2 or 4 times less room (int8 adds a float32 scale per row).
-    vector_bytes = (user_vectors.size + item_vectors.size) * 4
-    rows = len(user_vectors) + len(item_vectors)
+    # The vectors, and the items' content and modality parts that explanations read,
+    # take 2 or 4 times less room (int8 adds a float32 scale per row).
+    tables = [user_vectors, item_vectors, *model.explanation_parts()]
+    vector_bytes = sum(table.size for table in tables) * 4
+    rows = sum(len(table) for table in tables)
     stored = vector_bytes / 2 if quantize == "float16" else vector_bytes / 4 + rows * 4
     saved = (_size(full / "variables") - _size(path / "variables")) / (vector_bytes - stored)
     assert saved == pytest.approx(1.0, abs=0.05)

@@ -1,0 +1,112 @@
+"""What a SavedModel explains of a score: the share of each past item, modality and part.
+
+Every explanation splits a score s = u · v_i (user vector u, item vector v_i)
+into contributions φ and reports each as a share, φ / Σ|φ| over its group: the
+shares' absolute values sum to 1, and a negative share is a contribution that
+lowered the score.
+
+* Past items, for a model that reads histories: φ_j = s − s⁽⁻ʲ⁾, the score lost
+  when past item j is removed from the history (leave-one-out; the items
+  before it move up, and one older item enters a full window). It is the
+  model's own answer to "what if the user had not done j", which attention
+  weights are not: the value each attended item carries, the feed-forward block
+  and the layer norms all stand between an attention weight and the score.
+  For a model whose users are fitted rows, the past items are no input of the
+  score: φ_j = v_j · v_i, how the model relates item j to item i (the nearest
+  of the user's items by the model's own item vectors).
+* Modalities: φ_m = u · (c_i − c_i⁽⁻ᵐ⁾), c_i the item's content vector and
+  c_i⁽⁻ᵐ⁾ that vector with modality m blanked (`ContentTower.modality_parts`).
+* Content against collaboration: φ_content = u · c_i (the score the item would
+  have as a new item, from its content alone) and φ_collab = s − u · c_i
+  (what its ID and the graphs add); `content_share` = φ_content / (|φ_content|
+  + |φ_collab|).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from mmrec_tf.data.histories import latest_known
+from mmrec_tf.serving.vector_table import VectorTable
+
+
+def shares(contributions, present):
+    """φ / Σ|φ| over the last axis, counting only `present` entries (0 elsewhere); all
+    0 where every contribution is 0.
+
+    Example:
+    >>> shares(tf.constant([[3.0, -1.0, 9.0]]), tf.constant([[True, True, False]])).numpy()
+    array([[ 0.75, -0.25,  0.  ]], dtype=float32)
+    """
+    contributions = tf.where(present, contributions, tf.zeros_like(contributions))
+    total = tf.reduce_sum(tf.abs(contributions), axis=-1, keepdims=True)
+    return tf.math.divide_no_nan(contributions, total)
+
+
+def leave_one_out(encode, histories, length: int, items):
+    """φ [B, P]: what each position of `histories` (int [B, P], −1 pads) gives the
+    scores of `items` [B, d]: (enc(h) − enc(h⁽⁻ʲ⁾)) · v, h⁽⁻ʲ⁾ the history without
+    position j, each read as its latest `length` known items, as
+    `recommend_from_history` reads a history. `encode` maps histories
+    [n, length] to user vectors [n, d]; a user's ID embedding, added to both
+    terms, cancels. Rows that are the same history are encoded once."""
+    key = tf.strings.reduce_join(tf.strings.as_string(histories), axis=1, separator=",")
+    keys, row = tf.unique(key)
+    distinct = tf.math.unsorted_segment_max(histories, row, tf.shape(keys)[0])
+    count, positions = tf.shape(distinct)[0], tf.shape(distinct)[1]
+    removed = tf.where(
+        tf.eye(positions, dtype=tf.bool)[None], tf.constant(-1, distinct.dtype), distinct[:, None]
+    )
+    read = latest_known(distinct, length)
+    read_without = latest_known(tf.reshape(removed, [-1, positions]), length)
+    without = tf.reshape(encode(read_without), [count, positions, -1])
+    lost = tf.gather(encode(read)[:, None] - without, row)
+    # Exactly 0 where removing the entry leaves what is read as it was (padding, an
+    # item older than the window), not the rounding of two batched encodings.
+    same = tf.reduce_all(tf.reshape(read_without, [count, positions, -1]) == read[:, None], -1)
+    return tf.where(tf.gather(same, row), 0.0, tf.einsum("bpd,bd->bp", lost, items))
+
+
+class ItemParts(tf.Module):
+    """Each item's content vector and modality parts (`Recommender.explanation_parts`)
+    in a SavedModel, stored like the item vectors (`VectorTable`, `quantize`), and
+    the item side of an explanation: `modality_share` and `content_share`.
+
+    Example:
+    >>> parts = ItemParts(np.ones((2, 3), "float32"), np.ones((2, 1, 3), "float32"), ["text"])
+    >>> out = parts.shares(tf.ones((1, 3)), tf.constant([4.0]), tf.constant([1]))
+    >>> out["content_share"].numpy(), out["modality_share"].numpy()
+    (array([0.75], dtype=float32), array([[1.]], dtype=float32))
+    """
+
+    def __init__(self, content, modality_parts, modalities, quantize=None, name="item_parts"):
+        super().__init__(name=name)
+        content = np.asarray(content, np.float32)
+        modality_parts = np.asarray(modality_parts, np.float32)
+        self.num_modalities = len(modalities)
+        self.content = VectorTable(content, quantize, name="content")
+        self.parts = None
+        if self.num_modalities:
+            flat = modality_parts.reshape(len(modality_parts), -1)
+            self.parts = VectorTable(flat, quantize, name="modality_parts")
+        self.modalities = tf.constant(list(modalities), tf.string, shape=[self.num_modalities])
+
+    def shares(self, users, scores, items):
+        """`modality_share` [B, M] and `content_share` [B] of the scores `scores` [B] of
+        the items `items` (rows, int [B]) for the users `users` [B, d]."""
+        content = tf.reduce_sum(users * self.content.rows(items), axis=-1)
+        content_share = shares(tf.stack([content, scores - content], 1), tf.ones([1, 2], bool))
+        modality = tf.zeros([tf.shape(items)[0], 0])
+        if self.parts is not None:
+            parts = tf.reshape(
+                self.parts.rows(items), [tf.shape(items)[0], self.num_modalities, -1]
+            )
+            modality = shares(tf.einsum("bd,bmd->bm", users, parts), tf.ones([1, 1], bool))
+        return {"modality_share": modality, "content_share": content_share[:, 0]}
+
+    @classmethod
+    def of(cls, model, quantize=None):
+        """The parts of `model`'s items; None for a model whose items have no content."""
+        parts = model.explanation_parts()
+        return None if parts is None else cls(*parts, model.modalities, quantize)
