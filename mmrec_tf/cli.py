@@ -773,6 +773,12 @@ def _recommend_command(commands, common) -> None:
     )
     recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     recommend.add_argument(
+        "--explain",
+        action="store_true",
+        help="under each item, the three past items that weigh most in its score and the "
+        "shares of its modalities and of its content (see docs/explanations.md)",
+    )
+    recommend.add_argument(
         "--key-file",
         type=Path,
         help="for a model trained on pseudonymised data: --user is the real id, hashed "
@@ -813,7 +819,8 @@ def _recommend(args) -> int:
         history = [item.strip() for item in args.history.split(",") if item.strip()]
         # One "" (which the SavedModel skips) for an empty history: `tf.constant([[]])`
         # would be a float tensor.
-        out = served.recommend_from_history(tf.constant([history or [""]], tf.string), k)
+        asked = tf.constant([history or [""]], tf.string)
+        out = served.recommend_from_history(asked, k)
         who = "the history"
         if int(out["ignored_items"][0]):
             print(
@@ -826,7 +833,8 @@ def _recommend(args) -> int:
             print(f"mmrec-tf: {what}: showing the most popular items", file=sys.stderr)
     else:
         user = args.user if pseudonymizer is None else pseudonymizer.user_id(args.user)
-        out = served.recommend(tf.constant([user]), k)
+        asked = tf.constant([user])
+        out = served.recommend(asked, k)
         who = f"user {args.user!r}"
         if not bool(out["known_user"][0]):
             hint = (
@@ -847,14 +855,63 @@ def _recommend(args) -> int:
             f"mmrec-tf: only {len(items)} item(s) are new to {who}; all of them are shown",
             file=sys.stderr,
         )
+    reasons = [None] * len(items)
+    if args.explain:
+        reasons = _explanations(served, args, asked, out)
     titles = served.title(out["item_id"][0])["title"].numpy()
-    for rank, (item, title, score) in enumerate(
-        zip(items, titles, out["score"][0].numpy(), strict=True), 1
+    for rank, (item, title, score, reason) in enumerate(
+        zip(items, titles, out["score"][0].numpy(), reasons, strict=True), 1
     ):
-        # An export without titles names items by id: once is enough.
-        named = item.decode() if title == item else f"{item.decode()}  {title.decode()}"
-        print(f"{rank:>3}  {score:9.4f}  {named}")
+        print(f"{rank:>3}  {score:9.4f}  {_named(item, title)}")
+        for line in reason or ():
+            print(f"{'':16}{line}")
     return 0
+
+
+def _named(item: bytes, title: bytes) -> str:
+    # An export without titles names items by id: once is enough.
+    return item.decode() if title == item else f"{item.decode()}  {title.decode()}"
+
+
+def _explanations(served, args, asked, out) -> list:
+    """For each recommended item, the lines that explain it (`recommend --explain`):
+    the three past items of largest share, and the modality and content shares."""
+    import numpy as np
+    import tensorflow as tf
+
+    if not hasattr(served, "explain"):
+        raise ValueError(f"{args.model} has no explanations: export it again with this version")
+    items = out["item_id"][0]
+    if args.history is None and not bool(out["known_user"][0]):
+        print("mmrec-tf: no explanation for an unknown user's popular items", file=sys.stderr)
+        return [None] * len(items)
+    if args.history is not None:
+        if bool(out["empty_history"][0]):
+            print("mmrec-tf: no explanation for popular items", file=sys.stderr)
+            return [None] * len(items)
+        # Repeated with NumPy: `tf.repeat` runs several eager ops, slower than explain.
+        past = tf.constant(np.repeat(asked.numpy(), len(items), axis=0))
+        why = served.explain_from_history(past, items)
+    else:
+        why = served.explain(tf.constant(np.repeat(asked.numpy(), len(items))), items)
+        past = why["past_item_id"]
+    past_titles = served.title(tf.reshape(past, [-1]))["title"].numpy().reshape(past.shape)
+    past = past.numpy()
+    modalities = [m.decode() for m in why["modalities"].numpy()]
+    lines = []
+    for row, shares in enumerate(why["past_share"].numpy()):
+        # The past items that raised the score most (unknown ids and padding weigh 0).
+        top = [j for j in np.argsort(-shares, kind="stable")[:3] if shares[j] > 0]
+        because = ", ".join(
+            f"{_named(past[row, j], past_titles[row, j])} ({shares[j]:+.0%})" for j in top
+        )
+        parts = [
+            f"{m} {s:+.0%}"
+            for m, s in zip(modalities, why["modality_share"].numpy()[row], strict=True)
+        ]
+        parts.append(f"content {why['content_share'].numpy()[row]:+.0%} of the score")
+        lines.append([f"because of: {because or 'no past item raises it'}", ", ".join(parts)])
+    return lines
 
 
 def _pseudonymize_command(commands, common) -> None:

@@ -58,6 +58,22 @@ def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_pat
             "mmrec-tf: the history is empty: showing the most popular items"
         )
 
+    # Explained: each item under its line, with the history's items that raise it most.
+    explained = _concurrently(
+        ("recommend", "--model", served, "--history", "item0001,item0002,nope", "-k", "3",
+         "--explain"),
+        ("recommend", "--model", served, "--user", "user0001", "-k", "3", "--explain"),
+    )  # fmt: skip
+    for result in explained:
+        lines = assert_clean_success(result).strip().splitlines()
+        assert [line.split()[0] for line in lines[::3]] == ["1", "2", "3"]
+        for reason, shares in zip(lines[1::3], lines[2::3], strict=True):
+            assert reason.strip().startswith("because of: ")
+            assert shares.strip().startswith("image ") and "% of the score" in shares
+    history_reasons = explained[0].stdout.strip().splitlines()[1::3]
+    assert all("item0001" in r or "item0002" in r or "no past item" in r for r in history_reasons)
+    assert "nope" not in explained[0].stdout
+
     # Served after validation: the valid items are known too, never recommended again.
     latest = tmp_path / "served-latest"
     exported = run_cli(

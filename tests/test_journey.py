@@ -48,7 +48,9 @@ def test_readme_session_one_process_per_command(tmp_path):
     (tmp_path / "configs").symlink_to(README.parent / "configs", target_is_directory=True)
     outputs = {}
     for args in readme_session():
-        outputs[args[0]] = assert_clean_success(run_cli(*args, cwd=tmp_path))
+        # A command the session runs twice is keyed by its options the second time.
+        key = args[0] if args[0] not in outputs else " ".join(map(str, args))
+        outputs[key] = assert_clean_success(run_cli(*args, cwd=tmp_path))
     assert "0 error(s)" in outputs["validate"]
     assert "best epoch" in outputs["train"]
     assert "recall@20" in outputs["evaluate"]
@@ -57,6 +59,15 @@ def test_readme_session_one_process_per_command(tmp_path):
     assert json.loads((run / "eval_test.json").read_text())["recall@20"] > 0
     lines = outputs["recommend"].strip().splitlines()
     assert [line.split()[0] for line in lines] == [str(r) for r in range(1, 11)]
+    # --explain: under each of the first three, the user's items and the shares.
+    explained = (
+        outputs["recommend --model served/demo --user user0001 -k 3 --explain"].strip().splitlines()
+    )
+    assert explained[::3] == lines[:3]
+    for reason, shares in zip(explained[1::3], explained[2::3], strict=True):
+        assert reason.strip().startswith("because of: ")
+        named = shares.strip().split(", ")
+        assert [part.split()[0] for part in named] == ["audio", "image", "text", "video", "content"]
 
     # export also takes the model file, and a partitioned index (all 4 partitions probed:
     # the same items as the exact export); an unknown user is told what they get.

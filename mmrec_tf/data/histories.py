@@ -101,8 +101,8 @@ class Sequences:
 def latest_known(index, length: int):
     """int [batch, length]: each row's entries ≥ 0 (known items), in order, the last
     `length` of them, left-padded with −1: entries < 0 (padding, unknown items)
-    are dropped, wherever they are. TensorFlow ops (serving runs it in the
-    SavedModel).
+    are dropped, wherever they are. TensorFlow ops of static shapes (serving runs
+    it in the SavedModel, under XLA too).
 
     Example:
     >>> latest_known(np.array([[3, -1, 4, 5], [-1, -1, -1, 2]]), 2).numpy().tolist()
@@ -111,12 +111,26 @@ def latest_known(index, length: int):
     import tensorflow as tf
 
     index = tf.convert_to_tensor(index)
-    known = index >= 0
+    columns = latest_columns(index, length)
+    # Every entry goes to its column; the dropped ones to one more column, cut off.
+    rows = tf.broadcast_to(tf.range(tf.shape(index)[0])[:, None], tf.shape(index))
+    target = tf.stack([rows, tf.where(columns >= 0, columns, length)], axis=-1)
+    padded = tf.fill([tf.shape(index)[0], length + 1], tf.constant(-1, index.dtype))
+    kept = tf.where(columns >= 0, index, tf.constant(-1, index.dtype))
+    return tf.tensor_scatter_nd_max(padded, target, kept)[:, :length]
+
+
+def latest_columns(index, length: int):
+    """int32 [batch, positions]: where each entry of `index` lands in
+    `latest_known(index, length)`, −1 for an entry it drops.
+
+    Example:
+    >>> latest_columns(np.array([[3, -1, 4, 5]]), 2).numpy().tolist()
+    [[-1, -1, 0, 1]]
+    """
+    import tensorflow as tf
+
+    known = tf.convert_to_tensor(index) >= 0
     # How many known entries lie at or after each position: 1 for a row's latest.
     from_latest = tf.reverse(tf.cumsum(tf.cast(tf.reverse(known, [1]), tf.int32), axis=1), [1])
-    keep = known & (from_latest <= length)
-    positions = tf.where(keep)
-    columns = length - tf.gather_nd(from_latest, positions)
-    target = tf.stack([positions[:, 0], tf.cast(columns, tf.int64)], axis=1)
-    padded = tf.fill([tf.shape(index)[0], length], tf.constant(-1, index.dtype))
-    return tf.tensor_scatter_nd_update(padded, target, tf.gather_nd(index, positions))
+    return tf.where(known & (from_latest <= length), length - from_latest, -1)

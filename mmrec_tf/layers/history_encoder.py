@@ -121,6 +121,46 @@ class HistoryEncoder(keras.layers.Layer):
         # latest position's row alone: L times less attention to compute.
         queries = h[:, -1:] if self.pooling == "latest" else h
         attended = self.attention(h, mask=mask, training=training, queries=queries)
+        return self._pooled(queries, attended, mask, training)
+
+    def without_each(self, inputs, mask):
+        """What `call` gives (inference) for a history of L + 1 items without each of them:
+        `inputs` [batch, L + 1, d] and `mask` [batch, L + 1] in `call`'s order
+        (oldest first, left-padded); row j of the result [batch, L + 1, d] encodes
+        the latest L entries once entry j is removed (row 0: the latest L).
+
+        With `pooling="latest"`, each item is projected once: the key and value
+        projections are linear, so a shifted item's key is its own projection plus
+        its new position's, x W + (p W + b), and the L + 1 histories cost what
+        one does plus a gather, instead of L + 1 windows of projections (what
+        leave-one-out explanations need; `deletions` gives the histories)."""
+        if not self.built:
+            self.build((None, self.length, inputs.shape[-1]))
+        batch = ops.shape(inputs)[0]
+        index = deletions(self.length)
+        masks = ops.reshape(ops.take(mask, index, axis=1), (-1, self.length))
+        if self.pooling != "latest":
+            windows = ops.take(inputs, index, axis=1)
+            windows = ops.reshape(windows, (-1, self.length, ops.shape(inputs)[-1]))
+            return ops.reshape(self(windows, mask=masks), (batch, self.length + 1, -1))
+        items = inputs * ops.cast(mask, inputs.dtype)[..., None]
+        positions = ops.cast(self.positions, inputs.dtype)
+        attention = self.attention
+
+        def shifted(dense):  # [batch · (L + 1), L, units]: x W gathered, plus p W + b
+            projected = ops.take(ops.matmul(items, dense.kernel), index, axis=1)
+            return ops.reshape(projected + dense(positions), (-1, self.length, attention.units))
+
+        queries = ops.take(items, index[:, -1], axis=1) + positions[-1]
+        queries = ops.reshape(queries, (-1, 1, ops.shape(inputs)[-1]))
+        attended = attention.attend(
+            attention.query(queries), shifted(attention.key), shifted(attention.value), masks
+        )
+        return ops.reshape(self._pooled(queries, attended, masks), (batch, self.length + 1, -1))
+
+    def _pooled(self, queries, attended, mask, training=None):
+        """`call` after attention: the residual blocks, pooling, zeros for no history."""
+        present = ops.cast(mask, queries.dtype)[..., None]
         h = self.attention_norm(queries + self.dropout_layer(attended, training=training))
         transformed = self.feedforward_out(self.feedforward_in(h))
         h = self.feedforward_norm(h + self.dropout_layer(transformed, training=training))
@@ -146,3 +186,19 @@ class HistoryEncoder(keras.layers.Layer):
             "pooling": self.pooling,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
+
+
+def deletions(length: int):
+    """int32 [length + 1, length]: row j gathers, from a history of `length` + 1
+    entries (left-padded, the latest last), the latest `length` entries without
+    entry j. Row 0 is the latest `length` themselves.
+
+    Example:
+    >>> deletions(2).tolist()
+    [[1, 2], [0, 2], [0, 1]]
+    """
+    import numpy as np
+
+    return np.array(
+        [[p for p in range(length + 1) if p != j][-length:] for j in range(length + 1)], np.int32
+    )

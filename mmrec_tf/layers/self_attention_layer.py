@@ -119,8 +119,17 @@ class SelfAttentionLayer(keras.layers.Layer):
         self.attention_dropout = PhiloxDropout(self.dropout, dtype=self.dtype_policy)
 
     def call(self, inputs, mask=None, return_attention_scores=False, training=None, queries=None):
-        query = self._split_heads(self.query(inputs if queries is None else queries))
-        key, value = (self._split_heads(p(inputs)) for p in (self.key, self.value))
+        query = self.query(inputs if queries is None else queries)
+        return self.attend(
+            query, self.key(inputs), self.value(inputs), mask, return_attention_scores, training
+        )
+
+    def attend(self, query, key, value, mask=None, return_attention_scores=False, training=None):
+        """What `call` does after its projections: `query` [batch, n_q, units] attends
+        over `key` and `value` [batch, n, units] (`mask` [batch, n]). For a caller
+        that projects once what many sequences share (`HistoryEncoder.without_each`)."""
+        query = self._split_heads(query)
+        key, value = self._split_heads(key), self._split_heads(value)
         head_size = self.units // self.num_heads
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) / math.sqrt(head_size)
         if mask is None:

@@ -5,15 +5,22 @@ into contributions φ and reports each as a share, φ / Σ|φ| over its group: t
 shares' absolute values sum to 1, and a negative share is a contribution that
 lowered the score.
 
-* Past items, for a model that reads histories: φ_j = s − s⁽⁻ʲ⁾, the score lost
-  when past item j is removed from the history (leave-one-out; the items
-  before it move up, and one older item enters a full window). It is the
-  model's own answer to "what if the user had not done j", which attention
-  weights are not: the value each attended item carries, the feed-forward block
-  and the layer norms all stand between an attention weight and the score.
-  For a model whose users are fitted rows, the past items are no input of the
-  score: φ_j = v_j · v_i, how the model relates item j to item i (the nearest
-  of the user's items by the model's own item vectors).
+* Past items, for a model that reads histories: φ_j = (u − u⁽⁻ʲ⁾) · (v_i − E_p[v]),
+  u⁽⁻ʲ⁾ the user's vector without past item j (leave-one-out: the items
+  before it move up, and one older item enters a full window) and E_p[v] the
+  item the model expects of the user, the mean item vector under its
+  catalogue softmax p(c | u) ∝ exp(u · v_c / T). v_i − E_p[v] is the gradient
+  of log p(i | u) in u, so φ_j is, to first order, how much less likely the
+  model finds item i without j: the score i loses, less what the items it
+  competes with lose (a change every item shares moves no rank).
+  bench/explanations.py measures it against the plain score loss
+  (u − u⁽⁻ʲ⁾) · v_i, the encoder's attention weights and item similarity.
+  It is the model's own answer to "what if the user had not done j", which
+  attention weights are not: the value each attended item carries, the
+  feed-forward block and the layer norms all stand between an attention
+  weight and the score. For a model whose users are fitted rows, the past
+  items are no input of the score: φ_j = v_j · (v_i − E_p[v]), how much more
+  the model relates item j to item i than to the item it expects of the user.
 * Modalities: φ_m = u · (c_i − c_i⁽⁻ᵐ⁾), c_i the item's content vector and
   c_i⁽⁻ᵐ⁾ that vector with modality m blanked (`ContentTower.modality_parts`).
 * Content against collaboration: φ_content = u · c_i (the score the item would
@@ -27,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from mmrec_tf.data.histories import latest_known
+from mmrec_tf.layers.history_encoder import deletions
 from mmrec_tf.serving.vector_table import VectorTable
 
 
@@ -44,28 +51,27 @@ def shares(contributions, present):
     return tf.math.divide_no_nan(contributions, total)
 
 
-def leave_one_out(encode, histories, length: int, items):
-    """φ [B, P]: what each position of `histories` (int [B, P], −1 pads) gives the
-    scores of `items` [B, d]: (enc(h) − enc(h⁽⁻ʲ⁾)) · v, h⁽⁻ʲ⁾ the history without
-    position j, each read as its latest `length` known items, as
-    `recommend_from_history` reads a history. `encode` maps histories
-    [n, length] to user vectors [n, d]; a user's ID embedding, added to both
-    terms, cancels. Rows that are the same history are encoded once."""
-    key = tf.strings.reduce_join(tf.strings.as_string(histories), axis=1, separator=",")
-    keys, row = tf.unique(key)
-    distinct = tf.math.unsorted_segment_max(histories, row, tf.shape(keys)[0])
-    count, positions = tf.shape(distinct)[0], tf.shape(distinct)[1]
-    removed = tf.where(
-        tf.eye(positions, dtype=tf.bool)[None], tf.constant(-1, distinct.dtype), distinct[:, None]
-    )
-    read = latest_known(distinct, length)
-    read_without = latest_known(tf.reshape(removed, [-1, positions]), length)
-    without = tf.reshape(encode(read_without), [count, positions, -1])
-    lost = tf.gather(encode(read)[:, None] - without, row)
-    # Exactly 0 where removing the entry leaves what is read as it was (padding, an
-    # item older than the window), not the rounding of two batched encodings.
-    same = tf.reduce_all(tf.reshape(read_without, [count, positions, -1]) == read[:, None], -1)
-    return tf.where(tf.gather(same, row), 0.0, tf.einsum("bpd,bd->bp", lost, items))
+def removal_losses(encoder, item_rows, packed):
+    """Δu [n, L + 1, d]: what each entry j of `packed` (int [n, L + 1], histories in
+    `latest_known` form) gives the user vector, enc(window) − enc(window without
+    j), the window being the latest L entries (one older entry enters when j is
+    removed; `HistoryEncoder.without_each`). Exactly 0 where removing j leaves the
+    window as it was (padding, the entry before the window). `item_rows` maps
+    item rows to their vectors."""
+    without = encoder.without_each(item_rows(tf.maximum(packed, 0)), packed >= 0)
+    removed = tf.gather(packed, deletions(encoder.length), axis=1)
+    unchanged = tf.reduce_all(removed == packed[:, None, 1:], axis=-1)
+    # Row 0 (the entry before the window removed) is the window's own encoding.
+    return tf.where(unchanged[..., None], 0.0, without[:, :1] - without)
+
+
+def leave_one_out(losses, packed, contrast):
+    """φ [B, L + 1] = Δu_j · (v_i − E_p[v]) for the packed histories `packed` [B, L + 1]
+    and `contrast` [B, d] (each item's vector less the user's expected item); `losses` is
+    `removal_losses` bound to an encoder. A history repeated in the batch (one
+    user's k recommendations) is encoded once."""
+    distinct, row = tf.raw_ops.UniqueV2(x=packed, axis=[0])
+    return tf.einsum("bpd,bd->bp", tf.gather(losses(distinct), row), contrast)
 
 
 class ItemParts(tf.Module):

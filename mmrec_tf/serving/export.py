@@ -188,6 +188,7 @@ def serving_tables(
         partitions=partitions,
         probe=probe,
         item_parts=ItemParts.of(model, quantize),
+        temperature=model.temperature,
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
-from mmrec_tf.data.histories import latest_known
+from mmrec_tf.data.histories import latest_columns, latest_known
 from mmrec_tf.serving.catalogue_search import SEARCHES, is_seen
-from mmrec_tf.serving.explanations import leave_one_out, shares
+from mmrec_tf.serving.explanations import leave_one_out, removal_losses, shares
 from mmrec_tf.serving.seen_items import SeenItems
 from mmrec_tf.serving.vector_table import VectorTable
 
@@ -21,7 +23,8 @@ class ServingTables(tf.Module):
     `catalogue_search.SEARCHES`: every item scored, or a partitioned index).
     Seen items are a `SeenItems` table. `titles` None keeps no titles: `title`
     then gives the item id. `item_parts` (an `explanations.ItemParts`, None for
-    items without content) is what `explain` reads of the items.
+    items without content) is what `explain` reads of the items, `temperature`
+    the model's (its catalogue softmax, p(i | u) ∝ exp(u · v_i / T)).
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class ServingTables(tf.Module):
         partitions=None,
         probe=None,
         item_parts=None,
+        temperature=1.0,
     ):
         super().__init__(name="serving_tables")
         self.item_parts = item_parts
@@ -51,6 +55,8 @@ class ServingTables(tf.Module):
         self.item_ids = tf.Variable(np.asarray(item_ids, object), trainable=False, name="item_ids")
         self.user_vectors = VectorTable(user_vectors, quantize, name="user_vectors")
         self.item_vectors = VectorTable(item_vectors, quantize, name="item_vectors")
+        # The scores' softmax temperature, of the item a user is expected to choose.
+        self.temperature = tf.constant(temperature, tf.float32)
         if search not in SEARCHES:
             choices = ", ".join(sorted(SEARCHES))
             raise ValueError(f"the index (--index) must be one of {choices}; received {search!r}")
@@ -143,10 +149,12 @@ class ServingTables(tf.Module):
         return tf.where(seen < self.item_vectors.num_rows(), seen, -1)
 
     def _past_contributions(self, past):
-        """A function from item vectors [B, d] to φ [B, P] of the items `past`: for users
-        who are fitted rows, how the model relates each past item to the item, vⱼ · vᵢ."""
-        return lambda items: tf.einsum(
-            "bpd,bd->bp", self.item_vectors.rows(tf.maximum(past, 0)), items
+        """A function from the items' vectors less the users' expected items [B, d] to
+        φ [B, P] of the items `past`: for users who are fitted rows, how much more the
+        model relates each past item to the item than to the one it expects, vⱼ ·
+        (vᵢ − E_p[v])."""
+        return lambda contrast: tf.einsum(
+            "bpd,bd->bp", self.item_vectors.rows(tf.maximum(past, 0)), contrast
         )
 
     def _explanation(self, users, known, item_id, past, contributions):
@@ -157,7 +165,8 @@ class ServingTables(tf.Module):
         rows = tf.maximum(rows, 0)
         items = self.item_vectors.rows(rows)
         scores = tf.reduce_sum(users * items, axis=-1)
-        past_share = shares(contributions(items), (past >= 0) & valid[:, None])
+        contrast = items - self._expected_item(users)
+        past_share = shares(contributions(contrast), (past >= 0) & valid[:, None])
         if self.item_parts is None:
             batch = tf.shape(rows)[0]
             modalities = tf.constant([], tf.string)
@@ -172,6 +181,14 @@ class ServingTables(tf.Module):
             "content_share": tf.where(valid, item["content_share"], 0.0),
             "score": tf.where(valid, scores, tf.constant(np.nan, tf.float32)),
         }
+
+    def _expected_item(self, users):
+        """E_{c∼p}[v_c] [B, d] for users [B, d], p = softmax(u · v / T) over the
+        catalogue: v_i − E_p[v] is the gradient of log p(i | u) in u. One scan of the
+        catalogue per distinct user."""
+        distinct, row = tf.raw_ops.UniqueV2(x=users, axis=[0])
+        weights = tf.nn.softmax(self.item_vectors.dot(distinct) / self.temperature)
+        return tf.gather(self.item_vectors.combine(weights), row)
 
     def title(self, item_id):
         items = self.item_lookup.lookup(item_id)
@@ -193,6 +210,11 @@ class HistoryServingTables(ServingTables):
         self.histories = tf.Variable(
             np.asarray(histories, np.int32), trainable=False, name="histories"
         )
+        # Leave-one-out's L + 1 histories per user, fused by XLA.
+        self._removal_losses = tf.function(
+            functools.partial(removal_losses, history_encoder, self.item_vectors.rows),
+            jit_compile=True,
+        )
 
     def _encode(self, history):
         """User vectors [n, d] of histories (item rows [n, history_length], −1 pads)."""
@@ -204,10 +226,7 @@ class HistoryServingTables(ServingTables):
         return tf.where(in_dataset[:, None], histories, -1)
 
     def _past_contributions(self, past):
-        def contributions(items):
-            return leave_one_out(self._encode, past, self.history_length, items)
-
-        return contributions
+        return functools.partial(leave_one_out, self._removal_losses, past)
 
     def explain(self, user_id, item_id):
         # The oldest of the stored items lies outside the window: weighed, not shown.
@@ -222,11 +241,16 @@ class HistoryServingTables(ServingTables):
         positions (0 for padding, unknown ids and items older than the window), and
         `modality_share`, `modalities`, `content_share`, `score` as `explain`'s."""
         index = self.item_lookup.lookup(item_ids)
-        history = latest_known(index, self.history_length)
-        known = tf.reduce_any(history >= 0, axis=1)
-        return self._explanation(
-            self._encode(history), known, item_id, index, self._past_contributions(index)
+        # Packed as `explain`'s stored histories: the latest L + 1 known items.
+        packed = latest_known(index, self.history_length + 1)
+        known = tf.reduce_any(packed >= 0, axis=1)
+        explained = self._explanation(
+            self._encode(packed[:, 1:]), known, item_id, packed, self._past_contributions(packed)
         )
+        columns = latest_columns(index, self.history_length + 1)
+        packed_share = tf.gather(explained["past_share"], tf.maximum(columns, 0), batch_dims=1)
+        explained["past_share"] = tf.where(columns >= 0, packed_share, 0.0)
+        return explained
 
     def recommend_from_history(self, item_ids, k, probe=None):
         index = self.item_lookup.lookup(item_ids)

@@ -19,6 +19,11 @@ def _fused_products(queries, values):
     return tf.matmul(queries, tf.cast(values, tf.float32), transpose_b=True)
 
 
+@tf.function(jit_compile=True)
+def _fused_combination(weights, values):
+    return tf.matmul(weights, tf.cast(values, tf.float32))
+
+
 class VectorTable(tf.Module):
     """Vectors [n, d] kept as float32, float16, or int8 with one scale per row.
 
@@ -90,6 +95,20 @@ class VectorTable(tf.Module):
         if self.scales is not None:
             products *= self.scales[None, :]
         return products
+
+    def combine(self, weights):
+        """Σ_r weights[:, r] · vector_r: float32 [B, d] from `weights` [B, n]; the int8
+        scales multiply the weights, and a narrow table is read in its own type as
+        `dot` reads it."""
+        if self.scales is not None:
+            weights *= self.scales[None, :]
+        if self.values.dtype == tf.float32:
+            return tf.matmul(weights, self.values)
+        return tf.cond(
+            tf.shape(weights)[0] <= FUSED_PRODUCT_QUERIES,
+            lambda: _fused_combination(weights, self.values),
+            lambda: tf.matmul(weights, tf.cast(self.values, tf.float32)),
+        )
 
     def num_rows(self, dtype=tf.int32):
         return tf.shape(self.values, out_type=dtype)[0]

@@ -3,6 +3,7 @@ import pytest
 from layer_testing import run_layer_test
 
 from mmrec_tf.layers import HistoryEncoder
+from mmrec_tf.layers.history_encoder import deletions
 
 
 def _dense(x, layer, relu=False):
@@ -87,3 +88,22 @@ def test_invalid_arguments():
         HistoryEncoder(5, pooling="first")
     with pytest.raises(ValueError, match="length must be ≥ 1"):
         HistoryEncoder(0)
+
+
+@pytest.mark.parametrize("pooling", ["latest", "mean"])
+@pytest.mark.parametrize("num_heads", [1, 2])
+def test_without_each_is_the_encoding_of_each_history_less_one_item(pooling, num_heads):
+    rng = np.random.default_rng(3)
+    length = 4
+    encoder = HistoryEncoder(length, num_heads=num_heads, pooling=pooling)
+    x = rng.normal(size=(3, length + 1, 8)).astype("float32")
+    # Full, one padding entry, and a single item.
+    present = np.array([[1, 1, 1, 1, 1], [0, 1, 1, 1, 1], [0, 0, 0, 0, 1]], bool)
+    without = np.asarray(encoder.without_each(x, present))
+    assert without.shape == (3, length + 1, 8)
+    for j in range(length + 1):
+        # Entry j removed, the latest `length` of the rest read, as `call` reads them.
+        kept = np.delete(np.arange(length + 1), j)[-length:]
+        expected = np.asarray(encoder(x[:, kept], mask=present[:, kept]))
+        np.testing.assert_allclose(without[:, j], expected, atol=1e-5)
+    np.testing.assert_array_equal(deletions(2), [[1, 2], [0, 2], [0, 1]])

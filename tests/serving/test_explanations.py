@@ -77,18 +77,30 @@ def _shares(contributions):
     return contributions / total if total else contributions
 
 
-def _score(model, history, item, user=None):
+def _scores(model, history, user=None):
     users = None if user is None else [user]
-    return float(model.score_histories(np.array([history]), users)[0, item])
+    return model.score_histories(np.array([history]), users)[0]
+
+
+def _score(model, history, item, user=None):
+    return float(_scores(model, history, user)[item])
+
+
+def _softmax(scores, temperature):
+    weights = np.exp((scores - scores.max()) / temperature)
+    return weights / weights.sum()
 
 
 def _leave_one_out(model, history, item, user=None):
-    """φ_j = s(h) − s(h without j), each score recomputed by the model."""
-    whole = _score(model, history, item, user)
-    return [
-        0.0 if entry < 0 else whole - _score(model, np.delete(history, j), item, user)
-        for j, entry in enumerate(history)
-    ]
+    """φ_j = Δs_i − E_p[Δs]: Δs the scores lost without entry j (each recomputed by the
+    model), p the softmax of the scores with the whole history."""
+    whole = _scores(model, history, user)
+    expected = _softmax(whole, model.temperature)
+    contributions = []
+    for j, entry in enumerate(history):
+        lost = whole - _scores(model, np.delete(history, j), user)
+        contributions.append(0.0 if entry < 0 else lost[item] - expected @ lost)
+    return contributions
 
 
 @pytest.mark.parametrize("model_name", ["stand_alone", "graphs"])
@@ -169,9 +181,11 @@ def test_a_model_of_user_rows_explains_by_item_similarity(dataset):
     seen = np.unique(
         dataset.interaction_pairs(["train"])[1][dataset.interaction_pairs(["train"])[0] == user]
     )
-    items = keras.ops.convert_to_numpy(model.inference_vectors()[1])
+    users, items = (keras.ops.convert_to_numpy(v) for v in model.inference_vectors())
     assert why["past_item_id"][0].tolist() == [dataset.item_ids[i] for i in seen]
-    np.testing.assert_allclose(why["past_share"][0], _shares(items[seen] @ items[item]), atol=1e-5)
+    expected_item = _softmax(items @ users[user], model.temperature) @ items
+    expected = _shares(items[seen] @ (items[item] - expected_item))
+    np.testing.assert_allclose(why["past_share"][0], expected, atol=1e-5)
     assert why["modality_share"].shape == (1, 0) and why["content_share"].tolist() == [0]
 
 

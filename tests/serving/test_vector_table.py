@@ -7,7 +7,7 @@ from mmrec_tf.serving.vector_table import FUSED_PRODUCT_QUERIES, VectorTable
 
 
 @pytest.mark.parametrize("quantize", [None, "float16", "int8"])
-def test_products_rows_and_dense_read_the_stored_values(quantize):
+def test_products_combinations_rows_and_dense_read_the_stored_values(quantize):
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(300, 16)).astype("float32")
     vectors[7] = 0.0  # a zero row keeps scale 1
@@ -18,6 +18,9 @@ def test_products_rows_and_dense_read_the_stored_values(quantize):
         queries = rng.normal(size=(batch, 16)).astype("float32")
         products = tf.function(table.dot)(tf.constant(queries)).numpy()
         np.testing.assert_allclose(products, queries @ stored.T, rtol=1e-4, atol=1e-4)
+        weights = rng.random((batch, 300)).astype("float32")
+        combined = tf.function(table.combine)(tf.constant(weights)).numpy()
+        np.testing.assert_allclose(combined, weights @ stored, rtol=1e-4, atol=1e-3)
     assert_reads_back(table, vectors, quantize)
 
 
