@@ -131,7 +131,9 @@ class ServingTables(tf.Module):
     def explain(self, user_id, item_id):
         """Why the users `user_id` [B] get the items `item_id` [B] (see
         `mmrec_tf.serving.explanations`): `past_item_id` string [B, P] and
-        `past_share` [B, P] (the user's items, "" and 0 past the last),
+        `past_share` [B, P] (the user's items: for a model that reads histories
+        their latest P, oldest first, "" and 0 before the first; otherwise every
+        seen item in catalogue order, "" and 0 after the last),
         `modality_share` [B, M] (M = len(`modalities`)), `content_share` [B] and
         `score` [B]; shares 0 and score NaN for an unknown user or item."""
         index, in_dataset, known = self._users(user_id)
