@@ -182,7 +182,7 @@ def latency_ratio(path: Path, dataset, model, seen, rng, users: int = 200) -> di
     import tensorflow as tf
 
     served = tf.saved_model.load(str(path))
-    chosen = rng.choice(dataset.num_users, size=users, replace=False)
+    chosen = rng.choice(dataset.num_users, size=min(users, dataset.num_users), replace=False)
     k = tf.constant(K)
     times = {"recommend": [], "explain": []}
     for round_ in range(2):  # the first round warms up
