@@ -897,21 +897,37 @@ def _explanations(served, args, asked, out) -> list:
         past = why["past_item_id"]
     past_titles = served.title(tf.reshape(past, [-1]))["title"].numpy().reshape(past.shape)
     past = past.numpy()
+    # A model that reads histories weighs what each past item does to the score; one
+    # whose users are fitted rows can only say which of them the item is close to.
+    reason = "because of" if hasattr(served, "explain_from_history") else "close to"
     modalities = [m.decode() for m in why["modalities"].numpy()]
     lines = []
     for row, shares in enumerate(why["past_share"].numpy()):
-        # The past items that raised the score most (unknown ids and padding weigh 0).
-        top = [j for j in np.argsort(-shares, kind="stable")[:3] if shares[j] > 0]
-        because = ", ".join(
-            f"{_named(past[row, j], past_titles[row, j])} ({shares[j]:+.0%})" for j in top
+        # The past items that raise the score most, from +1% (padding weighs 0).
+        top = [j for j in np.argsort(-shares, kind="stable")[:3] if shares[j] >= 0.005]
+        named = ", ".join(
+            f"{_named(past[row, j], past_titles[row, j])} ({_percent(shares[j])})" for j in top
         )
+        present = why["modality_present"].numpy()[row]
         parts = [
-            f"{m} {s:+.0%}"
-            for m, s in zip(modalities, why["modality_share"].numpy()[row], strict=True)
+            f"{m} {_percent(share) if has else 'absent'}"
+            for m, share, has in zip(
+                modalities, why["modality_share"].numpy()[row], present, strict=True
+            )
         ]
-        parts.append(f"content {why['content_share'].numpy()[row]:+.0%} of the score")
-        lines.append([f"because of: {because or 'no past item raises it'}", ", ".join(parts)])
+        content = f"content {_percent(why['content_share'].numpy()[row])} against ID and graphs"
+        lines.append(
+            [
+                f"{reason}: {named or 'no past item raises it'}",
+                "; ".join([", ".join(parts), content]),
+            ]
+        )
     return lines
+
+
+def _percent(share: float) -> str:
+    """A share as a signed percentage; "0%" for one that rounds to nothing (not "-0%")."""
+    return "0%" if round(share * 100) == 0 else f"{share:+.0%}"
 
 
 def _pseudonymize_command(commands, common) -> None:

@@ -69,7 +69,7 @@ def test_history_model_from_training_to_serving(demo_dir, demo_features, tmp_pat
         assert [line.split()[0] for line in lines[::3]] == ["1", "2", "3"]
         for reason, shares in zip(lines[1::3], lines[2::3], strict=True):
             assert reason.strip().startswith("because of: ")
-            assert shares.strip().startswith("image ") and "% of the score" in shares
+            assert shares.strip().startswith("image ") and "% against ID and graphs" in shares
     history_reasons = explained[0].stdout.strip().splitlines()[1::3]
     assert all("item0001" in r or "item0002" in r or "no past item" in r for r in history_reasons)
     assert "nope" not in explained[0].stdout

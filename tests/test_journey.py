@@ -65,9 +65,13 @@ def test_readme_session_one_process_per_command(tmp_path):
     )
     assert explained[::3] == lines[:3]
     for reason, shares in zip(explained[1::3], explained[2::3], strict=True):
-        assert reason.strip().startswith("because of: ")
-        named = shares.strip().split(", ")
-        assert [part.split()[0] for part in named] == ["audio", "image", "text", "video", "content"]
+        # A model whose users are fitted rows: past items the item is close to.
+        assert reason.strip().startswith("close to: ")
+        modalities, content = shares.strip().split("; ")
+        assert [part.split()[0] for part in modalities.split(", ")] == [
+            "audio", "image", "text", "video"
+        ]  # fmt: skip
+        assert content.startswith("content ") and content.endswith(" against ID and graphs")
 
     # export also takes the model file, and a partitioned index (all 4 partitions probed:
     # the same items as the exact export); an unknown user is told what they get.

@@ -142,7 +142,9 @@ class HistoryEncoder(keras.layers.Layer):
         if self.pooling != "latest":
             windows = ops.take(inputs, index, axis=1)
             windows = ops.reshape(windows, (-1, self.length, ops.shape(inputs)[-1]))
-            return ops.reshape(self(windows, mask=masks), (batch, self.length + 1, -1))
+            return ops.reshape(
+                self(windows, mask=masks), (batch, self.length + 1, inputs.shape[-1])
+            )
         items = inputs * ops.cast(mask, inputs.dtype)[..., None]
         positions = ops.cast(self.positions, inputs.dtype)
         attention = self.attention
@@ -156,7 +158,9 @@ class HistoryEncoder(keras.layers.Layer):
         attended = attention.attend(
             attention.query(queries), shifted(attention.key), shifted(attention.value), masks
         )
-        return ops.reshape(self._pooled(queries, attended, masks), (batch, self.length + 1, -1))
+        return ops.reshape(
+            self._pooled(queries, attended, masks), (batch, self.length + 1, inputs.shape[-1])
+        )
 
     def _pooled(self, queries, attended, mask, training=None):
         """`call` after attention: the residual blocks, pooling, zeros for no history."""

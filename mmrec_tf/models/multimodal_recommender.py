@@ -247,9 +247,11 @@ class MultimodalRecommender(Recommender):
             return None
         parts = self._compiled("_explanation_parts_function", self.item_side.content_parts_at)
         chunks = [parts(indices) for indices in self._item_chunks()]
-        return tuple(
+        content, modality_parts = (
             np.concatenate([ops.convert_to_numpy(chunk[j]) for chunk in chunks]) for j in (0, 1)
         )
+        present = [ops.convert_to_numpy(self.item_side.present[m]) > 0 for m in self.modalities]
+        return content, modality_parts, np.stack(present, axis=1)
 
     def _item_chunks(self):
         """Item indices in chunks of `ITEMS_PER_CHUNK`."""

@@ -128,11 +128,12 @@ class Recommender(keras.Model):
 
     def explanation_parts(self):
         """What explanations read of the items (`mmrec_tf.serving.explanations`):
-        `(content [num_items, d], modality_parts [num_items, M, d])` as NumPy arrays:
-        the part of each item's vector that its own content gives (the vector it
-        would have as a new item, with no interactions) and, for each of
-        `modalities`, what that modality brings to it (`ContentTower.modality_parts`);
-        None for a model whose items have no content."""
+        `(content [num_items, d], modality_parts [num_items, M, d], present bool
+        [num_items, M])` as NumPy arrays: the part of each item's vector that its
+        own content gives (the vector it would have as a new item, with no
+        interactions), for each of `modalities` what that modality brings to it
+        (`ContentTower.modality_parts`), and which modalities each item has; None
+        for a model whose items have no content."""
         return None
 
     def serving_users(self, dataset, seen_splits, users, items):

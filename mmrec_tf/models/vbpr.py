@@ -77,7 +77,8 @@ class VBPR(Recommender):
         (the modalities are concatenated before E)."""
         content = ops.convert_to_numpy(self.projection(self.features))
         content = np.concatenate([np.zeros_like(content), content], axis=1)
-        return content, np.zeros((self.num_items, 0, content.shape[1]), np.float32)
+        none = np.zeros((self.num_items, 0, content.shape[1]), np.float32)
+        return content, none, np.zeros((self.num_items, 0), bool)
 
     def growth_roles(self) -> list:
         return [

@@ -50,7 +50,9 @@ class Explainer:
     def explain(self, user_ids, item_ids) -> dict[str, np.ndarray]:
         """`explain`'s outputs (`export_recommender`) for the pairs (`user_ids[b]`,
         `item_ids[b]`), as NumPy arrays (ids as `str`)."""
-        return _numpy(self._explain(_strings(user_ids, 1), _strings(item_ids, 1)))
+        user_ids, item_ids = _strings(user_ids, 1), _strings(item_ids, 1)
+        _same_batch(user_ids, item_ids, "user_ids")
+        return _numpy(self._explain(user_ids, item_ids))
 
     def explain_from_history(self, histories, item_ids) -> dict[str, np.ndarray]:
         """`explain_from_history`'s outputs: `histories` [B, L] item ids (oldest
@@ -60,7 +62,9 @@ class Explainer:
                 "the model does not read histories (only HistoryRecommender does): "
                 "explain users by id with explain()"
             )
-        return _numpy(self._explain_from_history(_strings(histories, 2), _strings(item_ids, 1)))
+        histories, item_ids = _strings(histories, 2), _strings(item_ids, 1)
+        _same_batch(histories, item_ids, "histories")
+        return _numpy(self._explain_from_history(histories, item_ids))
 
 
 def _strings(ids, rank: int) -> tf.Tensor:
@@ -68,6 +72,14 @@ def _strings(ids, rank: int) -> tf.Tensor:
     if ids.ndim != rank:
         raise ValueError(f"expected ids of rank {rank}, found shape {ids.shape}")
     return tf.constant(ids.astype(str).astype(object), tf.string, shape=ids.shape)
+
+
+def _same_batch(who, item_ids, name: str):
+    if who.shape[0] != item_ids.shape[0]:
+        raise ValueError(
+            f"{name} and item_ids pair up row by row: {who.shape[0]} {name} for "
+            f"{item_ids.shape[0]} item_ids"
+        )
 
 
 def _numpy(outputs: dict) -> dict[str, np.ndarray]:

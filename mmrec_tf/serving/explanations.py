@@ -75,41 +75,51 @@ def leave_one_out(losses, packed, contrast):
 
 
 class ItemParts(tf.Module):
-    """Each item's content vector and modality parts (`Recommender.explanation_parts`)
-    in a SavedModel, stored like the item vectors (`VectorTable`, `quantize`), and
-    the item side of an explanation: `modality_share` and `content_share`.
+    """Each item's content vector, modality parts and modalities present
+    (`Recommender.explanation_parts`) in a SavedModel, the vectors stored like the
+    item vectors (`VectorTable`, `quantize`), and the item side of an
+    explanation: `modality_share`, `modality_present` and `content_share`.
 
     Example:
-    >>> parts = ItemParts(np.ones((2, 3), "float32"), np.ones((2, 1, 3), "float32"), ["text"])
-    >>> out = parts.shares(tf.ones((1, 3)), tf.constant([4.0]), tf.constant([1]))
+    >>> content, parts = np.ones((2, 3), "float32"), np.ones((2, 1, 3), "float32")
+    >>> item_parts = ItemParts(content, parts, np.ones((2, 1), bool), ["text"])
+    >>> out = item_parts.shares(tf.ones((1, 3)), tf.constant([4.0]), tf.constant([1]))
     >>> out["content_share"].numpy(), out["modality_share"].numpy()
     (array([0.75], dtype=float32), array([[1.]], dtype=float32))
     """
 
-    def __init__(self, content, modality_parts, modalities, quantize=None, name="item_parts"):
+    def __init__(
+        self, content, modality_parts, present, modalities, quantize=None, name="item_parts"
+    ):
         super().__init__(name=name)
         content = np.asarray(content, np.float32)
         modality_parts = np.asarray(modality_parts, np.float32)
         self.num_modalities = len(modalities)
+        self.dim = content.shape[1]
         self.content = VectorTable(content, quantize, name="content")
         self.parts = None
         if self.num_modalities:
             flat = modality_parts.reshape(len(modality_parts), -1)
             self.parts = VectorTable(flat, quantize, name="modality_parts")
         self.modalities = tf.constant(list(modalities), tf.string, shape=[self.num_modalities])
+        self.present = tf.Variable(np.asarray(present, bool), trainable=False, name="present")
 
     def shares(self, users, scores, items):
-        """`modality_share` [B, M] and `content_share` [B] of the scores `scores` [B] of
-        the items `items` (rows, int [B]) for the users `users` [B, d]."""
+        """`modality_share` [B, M], `modality_present` bool [B, M] and `content_share`
+        [B] of the scores `scores` [B] of the items `items` (rows, int [B]) for the
+        users `users` [B, d]."""
         content = tf.reduce_sum(users * self.content.rows(items), axis=-1)
         content_share = shares(tf.stack([content, scores - content], 1), tf.ones([1, 2], bool))
         modality = tf.zeros([tf.shape(items)[0], 0])
         if self.parts is not None:
-            parts = tf.reshape(
-                self.parts.rows(items), [tf.shape(items)[0], self.num_modalities, -1]
-            )
+            shape = [tf.shape(items)[0], self.num_modalities, self.dim]
+            parts = tf.reshape(self.parts.rows(items), shape)
             modality = shares(tf.einsum("bd,bmd->bm", users, parts), tf.ones([1, 1], bool))
-        return {"modality_share": modality, "content_share": content_share[:, 0]}
+        return {
+            "modality_share": modality,
+            "modality_present": tf.gather(self.present, items),
+            "content_share": content_share[:, 0],
+        }
 
     @classmethod
     def of(cls, model, quantize=None):

@@ -57,7 +57,8 @@ def export_recommender(
       (zeros for an unknown user).
     * `explain(user_id: string [B], item_id: string [B])` → `past_item_id` string
       [B, P], `past_share` float32 [B, P], `modality_share` float32 [B, M],
-      `modalities` string [M], `content_share` float32 [B], `score` float32 [B]:
+      `modality_present` bool [B, M], `modalities` string [M], `content_share`
+      float32 [B], `score` float32 [B]:
       why the model scores the item for the user (`mmrec_tf.serving.explanations`
       says what each share means; docs/explanations.md).
 
@@ -91,7 +92,7 @@ def export_recommender(
     * `explain_from_history(item_ids: string [B, L], item_id: string [B])` →
       `past_share` [B, L] (aligned with the history's positions; 0 for padding,
       unknown ids and items older than the window), `modality_share`,
-      `modalities`, `content_share` and `score` as `explain`'s.
+      `modality_present`, `modalities`, `content_share` and `score` as `explain`'s.
 
     For a `MultimodalRecommender` given `content_encoders` (the encoders its
     features were extracted with; an end-to-end model's own by default) and

@@ -134,7 +134,8 @@ class ServingTables(tf.Module):
         `past_share` [B, P] (the user's items: for a model that reads histories
         their latest P, oldest first, "" and 0 before the first; otherwise every
         seen item in catalogue order, "" and 0 after the last),
-        `modality_share` [B, M] (M = len(`modalities`)), `content_share` [B] and
+        `modality_share` [B, M] (M = len(`modalities`)), `modality_present` bool
+        [B, M] (which modalities the item has), `content_share` [B] and
         `score` [B]; shares 0 and score NaN for an unknown user or item."""
         index, in_dataset, known = self._users(user_id)
         past = self._past_items(index, in_dataset)
@@ -172,13 +173,18 @@ class ServingTables(tf.Module):
         if self.item_parts is None:
             batch = tf.shape(rows)[0]
             modalities = tf.constant([], tf.string)
-            item = {"modality_share": tf.zeros([batch, 0]), "content_share": tf.zeros([batch])}
+            item = {
+                "modality_share": tf.zeros([batch, 0]),
+                "modality_present": tf.zeros([batch, 0], tf.bool),
+                "content_share": tf.zeros([batch]),
+            }
         else:
             modalities = self.item_parts.modalities
             item = self.item_parts.shares(users, scores, rows)
         return {
             "past_share": past_share,
             "modality_share": tf.where(valid[:, None], item["modality_share"], 0.0),
+            "modality_present": item["modality_present"] & valid[:, None],
             "modalities": modalities,
             "content_share": tf.where(valid, item["content_share"], 0.0),
             "score": tf.where(valid, scores, tf.constant(np.nan, tf.float32)),

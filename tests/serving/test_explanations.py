@@ -171,6 +171,10 @@ def test_modality_and_content_shares_are_blanking_the_content(dataset, stand_alo
     lacking = int(np.flatnonzero(present["image"] == 0)[0])
     lacking_why = explainer.explain([dataset.user_ids[user]], [dataset.item_ids[lacking]])
     assert lacking_why["modality_share"][0][0] == 0
+    assert lacking_why["modality_present"][0].tolist() == [False, bool(present["text"][lacking])]
+    assert why["modality_present"].tolist() == [
+        [bool(present[m][i]) for m in ("image", "text")] for i in items
+    ]
 
 
 def test_a_model_of_user_rows_explains_by_item_similarity(dataset):
@@ -197,6 +201,12 @@ def test_unknown_users_and_items_get_no_explanation(dataset, stand_alone):
     assert not why["content_share"].any() and set(why["past_item_id"].ravel()) == {""}
     empty = explainer.explain_from_history([["unknown", ""]], ["item0001"])
     assert np.isnan(empty["score"][0]) and not empty["past_share"].any()
+    # An empty batch gives empty answers of the right shapes.
+    nothing = explainer.explain([], [])
+    assert nothing["past_share"].shape == (0, LENGTH) and nothing["modality_share"].shape == (0, 2)
+    assert explainer.explain_from_history(np.zeros((0, 3), str), [])["past_share"].shape == (0, 3)
+    with pytest.raises(ValueError, match="pair up row by row: 2 user_ids for 1 item_ids"):
+        explainer.explain(["user0001", "user0002"], ["item0001"])
     with pytest.raises(ValueError, match="does not read histories"):
         Explainer(MatrixFactorization.from_dataset(dataset), dataset).explain_from_history(
             [["item0001"]], ["item0002"]
@@ -228,5 +238,6 @@ def test_a_saved_model_explains_as_the_library_without_mmrec_tf(dataset, stand_a
             else:
                 np.testing.assert_allclose(served[prefix + key], value, atol=1e-6)
     assert served["signature"].tolist() == sorted(
-        ["past_share", "modality_share", "modalities", "content_share", "score"]
+        ["past_share", "modality_share", "modality_present", "modalities", "content_share"]
+        + ["score"]
     )
